@@ -1,0 +1,1 @@
+"""CRM API: a multi-tenant CRM backend."""

@@ -1,0 +1,49 @@
+"""Read models over the committed in-memory state."""
+
+from __future__ import annotations
+
+import copy
+from uuid import UUID
+
+from crm.adapters.memory.store import MemoryStore
+from crm.domain.model.contact import Contact
+from crm.domain.model.workspace import ApiKey
+from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+
+
+class InMemoryContactReader:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, workspace_id: UUID, contact_id: UUID) -> Contact | None:
+        found = self._store.state.contacts.get(contact_id)
+        if found is None or found.workspace_id != workspace_id:
+            return None
+        return copy.deepcopy(found)
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Contact]:
+        newest_first = page.order is SortOrder.NEWEST_FIRST
+        rows = sorted(
+            (c for c in self._store.state.contacts.values() if c.workspace_id == workspace_id),
+            key=lambda c: (c.created_at, c.id),
+            reverse=newest_first,
+        )
+        if page.after is not None:
+            after = (page.after.created_at, page.after.id)
+            rows = [
+                c
+                for c in rows
+                if ((c.created_at, c.id) < after) == newest_first and (c.created_at, c.id) != after
+            ]
+        items = [copy.deepcopy(c) for c in rows[: page.limit]]
+        more = len(rows) > page.limit
+        return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+
+
+class InMemoryApiKeyReader:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def find_by_hash(self, secret_hash: str) -> ApiKey | None:
+        found = (k for k in self._store.state.api_keys.values() if k.secret_hash == secret_hash)
+        return copy.copy(next(found, None))

@@ -1,0 +1,100 @@
+"""Repositories over `MemoryState`, behaving like the Postgres ones (see the contract tests)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from crm.domain.errors import EmailAlreadyInUse, VersionConflict
+from crm.domain.model.contact import Contact
+from crm.domain.model.events import DomainEvent
+from crm.domain.model.workspace import ApiKey, Member, User, Workspace
+
+if TYPE_CHECKING:
+    from crm.adapters.memory.store import MemoryState
+
+
+class _Repository:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+
+class InMemoryWorkspaceRepository(_Repository):
+    async def add(self, workspace: Workspace) -> None:
+        self._s.workspaces[workspace.id] = copy.copy(workspace)
+
+    async def get(self, workspace_id: UUID) -> Workspace | None:
+        return copy.copy(self._s.workspaces.get(workspace_id))
+
+
+class InMemoryUserRepository(_Repository):
+    async def add(self, user: User) -> None:
+        self._s.users[user.id] = copy.copy(user)
+
+    async def get_by_email(self, email: str) -> User | None:
+        found = (u for u in self._s.users.values() if u.email == email)
+        return copy.copy(next(found, None))
+
+
+class InMemoryMemberRepository(_Repository):
+    async def add(self, member: Member) -> None:
+        self._s.members[(member.workspace_id, member.user_id)] = copy.copy(member)
+
+    async def get(self, workspace_id: UUID, user_id: UUID) -> Member | None:
+        return copy.copy(self._s.members.get((workspace_id, user_id)))
+
+
+class InMemoryApiKeyRepository(_Repository):
+    async def add(self, key: ApiKey) -> None:
+        self._s.api_keys[key.id] = copy.copy(key)
+
+    async def get(self, workspace_id: UUID, key_id: UUID) -> ApiKey | None:
+        key = self._s.api_keys.get(key_id)
+        return copy.copy(key) if key and key.workspace_id == workspace_id else None
+
+    async def save(self, key: ApiKey) -> None:
+        self._s.api_keys[key.id] = copy.copy(key)
+
+
+class InMemoryContactRepository(_Repository):
+    async def add(self, contact: Contact) -> None:
+        self._claim_emails(contact)
+        self._s.contacts[contact.id] = copy.deepcopy(contact)
+
+    async def get_for_update(self, workspace_id: UUID, contact_id: UUID) -> Contact | None:
+        found = self._s.contacts.get(contact_id)
+        if found is None or found.workspace_id != workspace_id:
+            return None
+        return copy.deepcopy(found)
+
+    async def save(self, contact: Contact, expected_version: int) -> None:
+        stored = self._s.contacts.get(contact.id)
+        if stored is None or stored.version != expected_version:
+            raise VersionConflict("The contact was changed by another writer.")
+        self._release_emails(stored)
+        self._claim_emails(contact)
+        self._s.contacts[contact.id] = copy.deepcopy(contact)
+
+    async def remove(self, contact: Contact) -> None:
+        stored = self._s.contacts.pop(contact.id, None)
+        if stored is not None:
+            self._release_emails(stored)
+
+    def _claim_emails(self, contact: Contact) -> None:
+        for index, email in enumerate(contact.emails):
+            owner = self._s.contact_emails.get((contact.workspace_id, email))
+            if owner is not None and owner != contact.id:
+                raise EmailAlreadyInUse.at(index, email)
+        for email in contact.emails:
+            self._s.contact_emails[(contact.workspace_id, email)] = contact.id
+
+    def _release_emails(self, contact: Contact) -> None:
+        for email in contact.emails:
+            self._s.contact_emails.pop((contact.workspace_id, email), None)
+
+
+class InMemoryOutbox(_Repository):
+    async def add(self, events: Iterable[DomainEvent]) -> None:
+        self._s.outbox.extend(events)

@@ -1,0 +1,64 @@
+"""In-process storage for the memory adapters: committed state plus a unit of work over it."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from crm.adapters.memory import repositories as repos
+from crm.domain.model.contact import Contact
+from crm.domain.model.events import DomainEvent
+from crm.domain.model.workspace import ApiKey, Member, User, Workspace
+
+
+@dataclass
+class MemoryState:
+    workspaces: dict[UUID, Workspace] = field(default_factory=dict)
+    users: dict[UUID, User] = field(default_factory=dict)
+    members: dict[tuple[UUID, UUID], Member] = field(default_factory=dict)
+    api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
+    contacts: dict[UUID, Contact] = field(default_factory=dict)
+    contact_emails: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
+    outbox: list[DomainEvent] = field(default_factory=list)
+
+
+class MemoryStore:
+    """Committed state; one unit of work at a time holds the lock, like a serializable DB."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.lock = asyncio.Lock()
+
+
+class InMemoryUnitOfWork:
+    """Works on a deep copy of the state and swaps it in on commit; anything else rolls back."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._state = copy.deepcopy(self._store.state)
+        self.workspaces = repos.InMemoryWorkspaceRepository(self._state)
+        self.users = repos.InMemoryUserRepository(self._state)
+        self.members = repos.InMemoryMemberRepository(self._state)
+        self.api_keys = repos.InMemoryApiKeyRepository(self._state)
+        self.contacts = repos.InMemoryContactRepository(self._state)
+        self.outbox = repos.InMemoryOutbox(self._state)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._store.lock.release()
+
+    async def commit(self) -> None:
+        self._store.state = self._state
+        self._state = copy.deepcopy(self._state)

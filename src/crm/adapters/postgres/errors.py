@@ -1,0 +1,31 @@
+"""Driver failures become port errors; nothing vendor-specific crosses the port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+from sqlalchemy import exc as sa_exc
+
+from crm.domain.errors import ServiceUnavailable
+
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+)
+
+
+@contextmanager
+def unavailable_as_port_error() -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as e:
+        raise ServiceUnavailable("postgres: the database is unreachable") from e

@@ -1,0 +1,103 @@
+"""Hot-path reads straight on an asyncpg pool: one prepared statement, one round trip."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from crm.adapters.postgres.errors import unavailable_as_port_error
+from crm.adapters.postgres.mapping import (
+    API_KEY_COLUMNS,
+    CONTACT_COLUMNS,
+    api_key_to_domain,
+    contact_to_domain,
+)
+from crm.domain.errors import ServiceUnavailable
+from crm.domain.model.contact import Contact
+from crm.domain.model.workspace import ApiKey
+from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+
+# The SQL below is assembled from constants only (column lists, operators); values are bound.
+_GET_CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contact WHERE workspace_id = $1 AND id = $2"  # noqa: S608
+_LIST = {
+    (order, keyset): f"SELECT {CONTACT_COLUMNS} FROM contact WHERE workspace_id = $1"  # noqa: S608
+    + (f" AND (created_at, id) {op} ($3, $4)" if keyset else "")
+    + f" ORDER BY created_at {direction}, id {direction} LIMIT $2"
+    for order, op, direction in (
+        (SortOrder.NEWEST_FIRST, "<", "DESC"),
+        (SortOrder.OLDEST_FIRST, ">", "ASC"),
+    )
+    for keyset in (False, True)
+}
+_API_KEY_BY_HASH = f"SELECT {API_KEY_COLUMNS} FROM api_key WHERE secret_hash = $1"  # noqa: S608
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda v: orjson.dumps(v).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+class ReadPool:
+    """The asyncpg pool the readers share; opened by the application's lifespan."""
+
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self._dsn, self._min, self._max = dsn, min_size, max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        with unavailable_as_port_error():
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=self._min, max_size=self._max, init=_init_connection
+            )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise ServiceUnavailable("postgres: the read pool is not open")
+        return self._pool
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        with unavailable_as_port_error():
+            return await self.pool.fetchrow(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        with unavailable_as_port_error():
+            return await self.pool.fetch(query, *args)
+
+
+class AsyncpgContactReader:
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+
+    async def get(self, workspace_id: UUID, contact_id: UUID) -> Contact | None:
+        row = await self._pool.fetchrow(_GET_CONTACT, workspace_id, contact_id)
+        return contact_to_domain(row) if row else None
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Contact]:
+        keyset = () if page.after is None else (page.after.created_at, page.after.id)
+        query = _LIST[(page.order, bool(keyset))]
+        rows = await self._pool.fetch(query, workspace_id, page.limit + 1, *keyset)
+        items = [contact_to_domain(r) for r in rows[: page.limit]]
+        more = len(rows) > page.limit
+        return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+
+
+class AsyncpgApiKeyReader:
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+
+    async def find_by_hash(self, secret_hash: str) -> ApiKey | None:
+        row = await self._pool.fetchrow(_API_KEY_BY_HASH, secret_hash)
+        return api_key_to_domain(row) if row else None

@@ -1,0 +1,169 @@
+"""Repositories on one SQLAlchemy AsyncConnection (SQL Core, explicit mapping, no lazy loads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crm.adapters.postgres import tables as t
+from crm.adapters.postgres.mapping import (
+    api_key_to_domain,
+    contact_to_domain,
+    contact_to_row,
+    event_to_row,
+)
+from crm.domain.errors import EmailAlreadyInUse, VersionConflict
+from crm.domain.model.contact import Contact
+from crm.domain.model.events import DomainEvent
+from crm.domain.model.workspace import ApiKey, Member, Role, User, Workspace
+
+
+class _Repository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+
+class SqlWorkspaceRepository(_Repository):
+    async def add(self, workspace: Workspace) -> None:
+        await self._conn.execute(
+            insert(t.workspace).values(
+                id=workspace.id, name=workspace.name, created_at=workspace.created_at
+            )
+        )
+
+    async def get(self, workspace_id: UUID) -> Workspace | None:
+        row = (
+            await self._conn.execute(select(t.workspace).where(t.workspace.c.id == workspace_id))
+        ).one_or_none()
+        return Workspace(row.id, row.name, row.created_at) if row else None
+
+
+class SqlUserRepository(_Repository):
+    async def add(self, user: User) -> None:
+        await self._conn.execute(
+            insert(t.user_account).values(
+                id=user.id,
+                email=user.email,
+                display_name=user.display_name,
+                created_at=user.created_at,
+            )
+        )
+
+    async def get_by_email(self, email: str) -> User | None:
+        query = select(t.user_account).where(t.user_account.c.email == email)
+        row = (await self._conn.execute(query)).one_or_none()
+        return User(row.id, row.email, row.display_name, row.created_at) if row else None
+
+
+class SqlMemberRepository(_Repository):
+    async def add(self, member: Member) -> None:
+        await self._conn.execute(
+            insert(t.member).values(
+                workspace_id=member.workspace_id,
+                user_id=member.user_id,
+                role=member.role.value,
+                created_at=member.created_at,
+            )
+        )
+
+    async def get(self, workspace_id: UUID, user_id: UUID) -> Member | None:
+        m = t.member.c
+        query = select(t.member).where(m.workspace_id == workspace_id, m.user_id == user_id)
+        row = (await self._conn.execute(query)).one_or_none()
+        return (
+            Member(row.workspace_id, row.user_id, Role(row.role), row.created_at) if row else None
+        )
+
+
+class SqlApiKeyRepository(_Repository):
+    async def add(self, key: ApiKey) -> None:
+        await self._conn.execute(
+            insert(t.api_key).values(
+                id=key.id,
+                workspace_id=key.workspace_id,
+                name=key.name,
+                prefix=key.prefix,
+                secret_hash=key.secret_hash,
+                role=key.role.value,
+                created_at=key.created_at,
+                revoked_at=key.revoked_at,
+            )
+        )
+
+    async def get(self, workspace_id: UUID, key_id: UUID) -> ApiKey | None:
+        k = t.api_key.c
+        query = select(t.api_key).where(k.workspace_id == workspace_id, k.id == key_id)
+        row = (await self._conn.execute(query)).mappings().one_or_none()
+        return api_key_to_domain(row) if row else None
+
+    async def save(self, key: ApiKey) -> None:
+        query = update(t.api_key).where(t.api_key.c.id == key.id)
+        await self._conn.execute(query.values(name=key.name, revoked_at=key.revoked_at))
+
+
+class SqlContactRepository(_Repository):
+    async def add(self, contact: Contact) -> None:
+        await self._conn.execute(insert(t.contact).values(contact_to_row(contact)))
+        await self._claim_emails(contact, contact.emails)
+
+    async def get_for_update(self, workspace_id: UUID, contact_id: UUID) -> Contact | None:
+        c = t.contact.c
+        query = (
+            select(t.contact)
+            .where(c.workspace_id == workspace_id, c.id == contact_id)
+            .with_for_update()
+        )
+        row = (await self._conn.execute(query)).mappings().one_or_none()
+        return contact_to_domain(row) if row else None
+
+    async def save(self, contact: Contact, expected_version: int) -> None:
+        c = t.contact.c
+        query = (
+            update(t.contact)
+            .where(c.id == contact.id, c.version == expected_version)
+            .values(contact_to_row(contact))
+            .returning(c.id)
+        )
+        if (await self._conn.execute(query)).one_or_none() is None:
+            raise VersionConflict("The contact was changed by another writer.")
+        e = t.contact_email.c
+        keep = list(contact.emails)
+        await self._conn.execute(
+            delete(t.contact_email).where(e.contact_id == contact.id, e.email.not_in(keep))
+        )
+        await self._claim_emails(contact, contact.emails)
+
+    async def remove(self, contact: Contact) -> None:
+        await self._conn.execute(delete(t.contact).where(t.contact.c.id == contact.id))
+
+    async def _claim_emails(self, contact: Contact, emails: Sequence[str]) -> None:
+        """Take each email for this contact; one owned by another contact is refused."""
+        if not emails:
+            return
+        e = t.contact_email.c
+        rows = [
+            {"workspace_id": contact.workspace_id, "email": email, "contact_id": contact.id}
+            for email in emails
+        ]
+        query = pg_insert(t.contact_email).values(rows)
+        # Re-claiming our own email is a no-op; only someone else's row blocks the insert.
+        query = query.on_conflict_do_update(
+            index_elements=[e.workspace_id, e.email],
+            set_={"contact_id": query.excluded.contact_id},
+            where=e.contact_id == query.excluded.contact_id,
+        ).returning(e.email)
+        claimed = set((await self._conn.execute(query)).scalars())
+        for index, email in enumerate(emails):
+            if email not in claimed:
+                raise EmailAlreadyInUse.at(index, email)
+
+
+class SqlOutbox(_Repository):
+    async def add(self, events: Iterable[DomainEvent]) -> None:
+        rows = [event_to_row(event) for event in events]
+        if rows:
+            await self._conn.execute(insert(t.outbox_event), rows)

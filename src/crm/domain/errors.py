@@ -1,0 +1,111 @@
+"""The domain's error tree: every failure a caller can act on has a stable code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one input field; `field` is a JSON Pointer into the request body."""
+
+    field: str
+    code: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "domain_error"
+    title = "Request could not be completed"
+
+    def __init__(self, detail: str, *, errors: tuple[FieldError, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    title = "Resource not found"
+
+
+class ContactNotFound(NotFound):
+    code = "contact_not_found"
+    title = "Contact not found"
+
+
+class WorkspaceNotFound(NotFound):
+    code = "workspace_not_found"
+    title = "Workspace not found"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    title = "API key not found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    title = "Conflict with the current state"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+    title = "Resource already exists"
+
+
+class EmailAlreadyInUse(AlreadyExists):
+    code = "contact_email_taken"
+    title = "Email already belongs to another contact"
+
+    @classmethod
+    def at(cls, index: int | None, email: str) -> EmailAlreadyInUse:
+        pointer = "/emails" if index is None else f"/emails/{index}"
+        return cls(
+            f"{email} already belongs to another contact in this workspace.",
+            errors=(FieldError(pointer, "email_taken", f"{email} is taken"),),
+        )
+
+
+class VersionConflict(DomainError):
+    """The caller's `If-Match` version is not the stored one."""
+
+    code = "version_conflict"
+    title = "The resource has changed since you read it"
+
+
+class InvalidInput(DomainError):
+    """Input that parses but breaks a business rule; `errors` names each field."""
+
+    code = "validation_failed"
+    title = "The request is invalid"
+
+
+class RuleViolation(DomainError):
+    code = "rule_violation"
+    title = "The request breaks a business rule"
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+    title = "Not allowed"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class InvalidCursor(DomainError):
+    code = "invalid_cursor"
+    title = "The cursor is not valid for this list"
+
+
+class PortError(Exception):
+    """An outside system failed; adapters raise it (or a subclass) from vendor errors."""
+
+
+class ServiceUnavailable(PortError):
+    """The failure is transient: retrying later may succeed."""

@@ -1,0 +1,159 @@
+"""The Contact aggregate: a person a sales team talks to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from crm.domain.errors import FieldError, InvalidInput
+from crm.domain.model import contact_rules as rules
+from crm.domain.model.contact_rules import JsonScalar, LifecycleStage, PhoneNormalizer
+
+
+@dataclass(slots=True)
+class Contact:
+    """Always valid: built by `create` or loaded from storage, changed only by `apply`."""
+
+    id: UUID
+    workspace_id: UUID
+    display_name: str | None
+    first_name: str | None
+    last_name: str | None
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    job_title: str | None
+    company_name: str | None
+    owner_id: UUID | None
+    tags: tuple[str, ...]
+    lifecycle_stage: LifecycleStage
+    custom_fields: dict[str, JsonScalar]
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+    @property
+    def name(self) -> str:
+        """What people see: the display name, else first + last, else an email or a phone."""
+        full = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return self.display_name or full or next(iter(self.emails + self.phones), "")
+
+    @classmethod
+    def create(cls, id: UUID, workspace_id: UUID, data: ContactData, now: datetime) -> Contact:
+        contact = cls(id, workspace_id, **data.as_dict(), created_at=now, updated_at=now)
+        contact._check_identity()
+        return contact
+
+    def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, FieldChange]:
+        """Apply validated changes; returns the fields whose values really changed."""
+        changed: dict[str, FieldChange] = {}
+        for name, value in changes.items():
+            old = getattr(self, name)
+            new = {**old, **value} if name == "custom_fields" else value
+            if name == "custom_fields":
+                new = {k: v for k, v in new.items() if v is not None}
+            if new != old:
+                changed[name] = FieldChange(old, new)
+                setattr(self, name, new)
+        if changed:
+            self._check_identity()
+            self.updated_at = now
+            self.version += 1
+        return changed
+
+    def _check_identity(self) -> None:
+        if not self.name:
+            raise InvalidInput(
+                "A contact needs a name, an email or a phone number.",
+                errors=(
+                    FieldError("/display_name", "identity_required", "give a name, email or phone"),
+                ),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    old: Any
+    new: Any
+
+
+_TEXT_FIELDS = {
+    "display_name": 200,
+    "first_name": 100,
+    "last_name": 100,
+    "job_title": 200,
+    "company_name": 200,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContactData:
+    """Every editable field of a contact, validated and normalized."""
+
+    display_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    job_title: str | None = None
+    company_name: str | None = None
+    owner_id: UUID | None = None
+    tags: tuple[str, ...] = ()
+    lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
+    custom_fields: dict[str, JsonScalar] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], normalize_phone: PhoneNormalizer) -> ContactData:
+        """Validate a whole contact; every broken field is reported, not just the first."""
+        values = parse_fields(raw, normalize_phone)
+        if values.get("lifecycle_stage") is None:
+            values.pop("lifecycle_stage", None)
+        values["custom_fields"] = {
+            k: v for k, v in (values.get("custom_fields") or {}).items() if v is not None
+        }
+        return cls(**values)
+
+
+def field_rules(normalize_phone: PhoneNormalizer) -> dict[str, Callable[[Any], Any]]:
+    table: dict[str, Callable[[Any], Any]] = {k: rules.text(n) for k, n in _TEXT_FIELDS.items()}
+    table.update(
+        emails=rules.emails,
+        phones=rules.phones(normalize_phone),
+        tags=rules.tags,
+        lifecycle_stage=lambda v: None if v is None else rules.lifecycle_stage(v),
+        custom_fields=rules.custom_fields,
+        owner_id=lambda v: v,
+    )
+    return table
+
+
+def parse_fields(raw: Mapping[str, Any], normalize_phone: PhoneNormalizer) -> dict[str, Any]:
+    """Validate the fields present in `raw` (a partial update validates only those)."""
+    table = field_rules(normalize_phone)
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, value in raw.items():
+        rule = table.get(name)
+        if rule is None:
+            errors.append(FieldError(f"/{name}", "unknown_field", "not a contact field"))
+            continue
+        try:
+            values[name] = rule(value)
+        except rules.RuleBroken as broken:
+            errors.append(FieldError(f"/{name}{broken.at}", broken.code, broken.message))
+    if errors:
+        raise InvalidInput("Some contact fields are invalid.", errors=tuple(errors))
+    return values
+
+
+def parse_changes(raw: Mapping[str, Any], normalize_phone: PhoneNormalizer) -> dict[str, Any]:
+    """Validate a partial update; null clears a field (lists become empty, stage resets)."""
+    values = parse_fields(raw, normalize_phone)
+    if "lifecycle_stage" in values and values["lifecycle_stage"] is None:
+        values["lifecycle_stage"] = LifecycleStage.LEAD
+    return values

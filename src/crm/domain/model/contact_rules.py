@@ -1,0 +1,132 @@
+"""Field rules for contacts: each normalizes one raw value or says precisely what is wrong."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+JsonScalar = str | int | float | bool | None
+
+MAX_EMAILS = 10
+MAX_PHONES = 10
+MAX_TAGS = 50
+MAX_CUSTOM_FIELDS = 100
+MAX_CUSTOM_TEXT = 10_000
+
+_EMAIL = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class LifecycleStage(enum.StrEnum):
+    SUBSCRIBER = "subscriber"
+    LEAD = "lead"
+    MARKETING_QUALIFIED_LEAD = "marketing_qualified_lead"
+    SALES_QUALIFIED_LEAD = "sales_qualified_lead"
+    OPPORTUNITY = "opportunity"
+    CUSTOMER = "customer"
+    EVANGELIST = "evangelist"
+    OTHER = "other"
+
+
+class RuleBroken(ValueError):
+    """One value breaks one rule; `at` extends the field pointer (e.g. "/2" in a list)."""
+
+    def __init__(self, code: str, message: str, at: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.at = at
+
+
+PhoneNormalizer = Callable[[str], str | None]
+
+
+def text(max_len: int) -> Callable[[Any], str | None]:
+    def rule(value: Any) -> str | None:
+        if value is None:
+            return None
+        cleaned = " ".join(str(value).split())
+        if len(cleaned) > max_len:
+            raise RuleBroken("too_long", f"at most {max_len} characters")
+        return cleaned or None
+
+    return rule
+
+
+def email(value: str) -> str:
+    cleaned = value.strip().lower()
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+        raise RuleBroken("invalid_email", f"{value!r} is not an email address")
+    return cleaned
+
+
+def emails(values: Any) -> tuple[str, ...]:
+    return _unique_list(values or (), MAX_EMAILS, email)
+
+
+def phones(normalize: PhoneNormalizer) -> Callable[[Any], tuple[str, ...]]:
+    def one(value: str) -> str:
+        e164 = normalize(value)
+        if e164 is None or not _E164.match(e164):
+            raise RuleBroken(
+                "invalid_phone",
+                f"{value!r} is not a phone number; use international format, e.g. +14155550123",
+            )
+        return e164
+
+    return lambda values: _unique_list(values or (), MAX_PHONES, one)
+
+
+def tag(value: str) -> str:
+    cleaned = " ".join(value.split()).lower()
+    if not 1 <= len(cleaned) <= 64:
+        raise RuleBroken("invalid_tag", "a tag is 1 to 64 characters")
+    return cleaned
+
+
+def tags(values: Any) -> tuple[str, ...]:
+    return _unique_list(values or (), MAX_TAGS, tag)
+
+
+def lifecycle_stage(value: Any) -> LifecycleStage:
+    try:
+        return LifecycleStage(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in LifecycleStage)
+        raise RuleBroken("invalid_choice", f"one of: {allowed}") from None
+
+
+def custom_fields(values: Mapping[str, Any] | None) -> dict[str, JsonScalar]:
+    result: dict[str, JsonScalar] = {}
+    for key, value in (values or {}).items():
+        result[key] = custom_value(key, value)
+    if len(result) > MAX_CUSTOM_FIELDS:
+        raise RuleBroken("too_many", f"at most {MAX_CUSTOM_FIELDS} custom fields")
+    return result
+
+
+def custom_value(key: str, value: Any) -> JsonScalar:
+    if not _CUSTOM_KEY.match(key):
+        raise RuleBroken("invalid_key", "keys are snake_case: a-z, 0-9, _; 64 at most", f"/{key}")
+    if isinstance(value, str) and len(value) > MAX_CUSTOM_TEXT:
+        raise RuleBroken("too_long", f"at most {MAX_CUSTOM_TEXT} characters", f"/{key}")
+    if value is None or isinstance(value, str | bool | int | float):
+        return value  # type: ignore[no-any-return]
+    raise RuleBroken("not_a_scalar", "a string, number, boolean or null", f"/{key}")
+
+
+def _unique_list(values: Any, limit: int, rule: Callable[[str], str]) -> tuple[str, ...]:
+    if len(values) > limit:
+        raise RuleBroken("too_many", f"at most {limit} items")
+    seen: dict[str, None] = {}
+    for index, raw in enumerate(values):
+        try:
+            seen.setdefault(rule(raw))
+        except RuleBroken as broken:
+            raise RuleBroken(broken.code, broken.message, f"/{index}") from None
+    return tuple(seen)

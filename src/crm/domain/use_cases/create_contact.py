@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crm.domain.model.contact import Contact, ContactData
+from crm.domain.model.events import ContactCreated
+from crm.domain.model.snapshot import contact_snapshot
+from crm.domain.model.workspace import Principal
+from crm.domain.use_cases._contacts import check_owner
+from crm.ports.system import Clock, IdGenerator, PhoneNumbers
+from crm.ports.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class CreateContactCommand:
+    principal: Principal
+    fields: Mapping[str, Any]
+
+
+class CreateContact:
+    """Create a contact in the caller's workspace; its emails must be free in that workspace."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, phones: PhoneNumbers
+    ) -> None:
+        self._uow, self._clock, self._ids, self._phones = uow, clock, ids, phones
+
+    async def execute(self, cmd: CreateContactCommand) -> Contact:
+        data = ContactData.parse(cmd.fields, self._phones.to_e164)
+        now = self._clock.now()
+        contact = Contact.create(self._ids.new_id(), cmd.principal.workspace_id, data, now)
+        event = ContactCreated(
+            id=self._ids.new_id(),
+            workspace_id=contact.workspace_id,
+            aggregate_id=contact.id,
+            occurred_at=now,
+            actor_id=cmd.principal.actor_id,
+            payload=contact_snapshot(contact),
+        )
+        async with self._uow() as uow:
+            await check_owner(uow, cmd.principal, contact.owner_id)
+            await uow.contacts.add(contact)
+            await uow.outbox.add([event])
+            await uow.commit()
+        return contact

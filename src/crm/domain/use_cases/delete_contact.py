@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from crm.domain.model.events import ContactDeleted
+from crm.domain.model.snapshot import contact_snapshot
+from crm.domain.model.workspace import Principal
+from crm.domain.use_cases._contacts import load_for_change
+from crm.ports.system import Clock, IdGenerator
+from crm.ports.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteContactCommand:
+    principal: Principal
+    contact_id: UUID
+    if_match: int | None = None
+
+
+class DeleteContact:
+    """Delete a contact of the caller's workspace; its emails become free again."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+
+    async def execute(self, cmd: DeleteContactCommand) -> None:
+        async with self._uow() as uow:
+            contact = await load_for_change(uow, cmd.principal, cmd.contact_id, cmd.if_match)
+            await uow.contacts.remove(contact)
+            await uow.outbox.add(
+                [
+                    ContactDeleted(
+                        id=self._ids.new_id(),
+                        workspace_id=contact.workspace_id,
+                        aggregate_id=contact.id,
+                        occurred_at=self._clock.now(),
+                        actor_id=cmd.principal.actor_id,
+                        payload=contact_snapshot(contact),
+                    )
+                ]
+            )
+            await uow.commit()

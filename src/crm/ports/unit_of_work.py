@@ -1,0 +1,39 @@
+"""The unit of work: one transaction, its repositories, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from crm.ports.repositories import (
+    ApiKeyRepository,
+    ContactRepository,
+    MemberRepository,
+    Outbox,
+    UserRepository,
+    WorkspaceRepository,
+)
+
+
+class UnitOfWork(Protocol):
+    workspaces: WorkspaceRepository
+    users: UserRepository
+    members: MemberRepository
+    api_keys: ApiKeyRepository
+    contacts: ContactRepository
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
