@@ -13,6 +13,14 @@ from crm.adapters.memory import repositories as repos
 from crm.domain.model.contact import Contact
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.workspace import ApiKey, Member, User, Workspace
+from crm.ports.repositories import (
+    ApiKeyRepository,
+    ContactRepository,
+    MemberRepository,
+    Outbox,
+    UserRepository,
+    WorkspaceRepository,
+)
 
 
 @dataclass
@@ -43,12 +51,12 @@ class InMemoryUnitOfWork:
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
         self._state = copy.deepcopy(self._store.state)
-        self.workspaces = repos.InMemoryWorkspaceRepository(self._state)
-        self.users = repos.InMemoryUserRepository(self._state)
-        self.members = repos.InMemoryMemberRepository(self._state)
-        self.api_keys = repos.InMemoryApiKeyRepository(self._state)
-        self.contacts = repos.InMemoryContactRepository(self._state)
-        self.outbox = repos.InMemoryOutbox(self._state)
+        self.workspaces: WorkspaceRepository = repos.InMemoryWorkspaceRepository(self._state)
+        self.users: UserRepository = repos.InMemoryUserRepository(self._state)
+        self.members: MemberRepository = repos.InMemoryMemberRepository(self._state)
+        self.api_keys: ApiKeyRepository = repos.InMemoryApiKeyRepository(self._state)
+        self.contacts: ContactRepository = repos.InMemoryContactRepository(self._state)
+        self.outbox: Outbox = repos.InMemoryOutbox(self._state)
         return self
 
     async def __aexit__(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from crm.domain.model.contact import Contact
 from crm.domain.model.contact_rules import LifecycleStage
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.workspace import ApiKey, Role
+
+
+class Row(Protocol):
+    """What asyncpg records and SQLAlchemy row mappings share."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
 
 CONTACT_COLUMNS = (
     "id, workspace_id, display_name, first_name, last_name, emails, phones, job_title, "
@@ -17,7 +23,7 @@ CONTACT_COLUMNS = (
 API_KEY_COLUMNS = "id, workspace_id, name, prefix, secret_hash, role, created_at, revoked_at"
 
 
-def contact_to_domain(row: Mapping[str, Any]) -> Contact:
+def contact_to_domain(row: Row) -> Contact:
     return Contact(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -59,7 +65,7 @@ def contact_to_row(contact: Contact) -> dict[str, Any]:
     }
 
 
-def api_key_to_domain(row: Mapping[str, Any]) -> ApiKey:
+def api_key_to_domain(row: Row) -> ApiKey:
     return ApiKey(
         id=row["id"],
         workspace_id=row["workspace_id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,8 @@ from crm.domain.errors import ServiceUnavailable
 from crm.domain.model.contact import Contact
 from crm.domain.model.workspace import ApiKey
 from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+
+log = logging.getLogger("crm.postgres")
 
 # The SQL below is assembled from constants only (column lists, operators); values are bound.
 _GET_CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contact WHERE workspace_id = $1 AND id = $2"  # noqa: S608
@@ -52,10 +55,18 @@ class ReadPool:
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        with unavailable_as_port_error():
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=self._min, max_size=self._max, init=_init_connection
-            )
+        """Create the pool without connecting, so the service starts (and `/readyz` can say
+        which dependency is down) while the database is unreachable; then warm it up."""
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=0, max_size=self._max, init=_init_connection
+        )
+        try:
+            held = [await self._pool.acquire(timeout=5) for _ in range(self._min)]
+        except (OSError, asyncpg.PostgresError, TimeoutError) as e:
+            log.warning("postgres is unreachable at startup: %s", e)
+            return
+        for conn in held:
+            await self._pool.release(conn)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -149,12 +149,12 @@ class SqlContactRepository(_Repository):
             {"workspace_id": contact.workspace_id, "email": email, "contact_id": contact.id}
             for email in emails
         ]
-        query = pg_insert(t.contact_email).values(rows)
+        insert_rows = pg_insert(t.contact_email).values(rows)
         # Re-claiming our own email is a no-op; only someone else's row blocks the insert.
-        query = query.on_conflict_do_update(
+        query = insert_rows.on_conflict_do_update(
             index_elements=[e.workspace_id, e.email],
-            set_={"contact_id": query.excluded.contact_id},
-            where=e.contact_id == query.excluded.contact_id,
+            set_={"contact_id": insert_rows.excluded.contact_id},
+            where=e.contact_id == insert_rows.excluded.contact_id,
         ).returning(e.email)
         claimed = set((await self._conn.execute(query)).scalars())
         for index, email in enumerate(emails):

@@ -9,6 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.errors import unavailable_as_port_error
+from crm.ports.repositories import (
+    ApiKeyRepository,
+    ContactRepository,
+    MemberRepository,
+    Outbox,
+    UserRepository,
+    WorkspaceRepository,
+)
 
 
 class SqlAlchemyUnitOfWork:
@@ -19,12 +27,12 @@ class SqlAlchemyUnitOfWork:
         with unavailable_as_port_error():
             self._conn: AsyncConnection = await self._engine.connect()
             await self._conn.begin()
-        self.workspaces = repos.SqlWorkspaceRepository(self._conn)
-        self.users = repos.SqlUserRepository(self._conn)
-        self.members = repos.SqlMemberRepository(self._conn)
-        self.api_keys = repos.SqlApiKeyRepository(self._conn)
-        self.contacts = repos.SqlContactRepository(self._conn)
-        self.outbox = repos.SqlOutbox(self._conn)
+        self.workspaces: WorkspaceRepository = repos.SqlWorkspaceRepository(self._conn)
+        self.users: UserRepository = repos.SqlUserRepository(self._conn)
+        self.members: MemberRepository = repos.SqlMemberRepository(self._conn)
+        self.api_keys: ApiKeyRepository = repos.SqlApiKeyRepository(self._conn)
+        self.contacts: ContactRepository = repos.SqlContactRepository(self._conn)
+        self.outbox: Outbox = repos.SqlOutbox(self._conn)
         return self
 
     async def __aexit__(
