@@ -1,0 +1,167 @@
+"""Pure ASGI middleware for the cross-cutting work of every request, in one pass.
+
+Request id, security headers, body-size limit, authentication and rate limiting live here
+rather than in `Depends` chains, which cost as much as the work itself on the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm.domain.errors import PortError, Unauthenticated
+from crm.entrypoints.api.auth import PrincipalCache
+from crm.entrypoints.api.errors import internal_error, status_of
+from crm.entrypoints.api.logs import request_id_var
+from crm.entrypoints.api.problems import REQUEST_ID_KEY, problem_response
+from crm.ports.rate_limiter import RateLimitDecision, RateLimiter
+
+log = logging.getLogger("crm.api")
+PRINCIPAL_KEY = "crm.principal"
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class Gateway:
+    def __init__(
+        self, app: ASGIApp, *, auth: PrincipalCache, limiter: RateLimiter, max_body_bytes: int
+    ) -> None:
+        self.app, self.auth, self.limiter, self.max_body = app, auth, limiter, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = _request_id(headers.get(b"x-request-id"))
+        scope[REQUEST_ID_KEY] = request_id
+        request_id_var.set(request_id)
+        extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        refusal = self._refuse_body(scope, headers)
+        if refusal is None and not _is_public(scope["path"]):
+            refusal = await self._admit(scope, headers, extra)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, self._limited(scope, receive, headers), send_with_headers)
+        except Exception:
+            # Answer here rather than in Starlette's outer error middleware, so even a
+            # 500 carries the request id and security headers.
+            log.exception("unhandled error in request %s", request_id)
+            if started:
+                raise
+            await internal_error(scope)(scope, receive, send_with_headers)
+
+    def _refuse_body(self, scope: Scope, headers: dict[bytes, bytes]) -> ASGIApp | None:
+        length = headers.get(b"content-length")
+        if length is None or not length.isdigit() or int(length) <= self.max_body:
+            return None
+        return _too_large(scope, self.max_body)
+
+    def _limited(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]) -> Receive:
+        """Count streamed (chunked) bodies, which announce no length up front."""
+        if b"content-length" in headers or scope["method"] in _BODYLESS:
+            return receive
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise HTTPException(413, f"The body exceeds {self.max_body} bytes.")
+            return message
+
+        return counted
+
+    async def _admit(
+        self, scope: Scope, headers: dict[bytes, bytes], extra: list[tuple[bytes, bytes]]
+    ) -> ASGIApp | None:
+        try:
+            principal = await self.auth.principal(headers.get(b"authorization"))
+        except Unauthenticated as e:
+            return problem_response(
+                scope,
+                status_of(e),
+                e.code,
+                e.title,
+                e.detail,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        except PortError:
+            return _unavailable(scope)
+        scope[PRINCIPAL_KEY] = principal
+        decision = await self.limiter.acquire(str(principal.actor_id))
+        if not decision.degraded:
+            extra.extend(_rate_headers(decision))
+        if decision.allowed:
+            return None
+        return problem_response(
+            scope,
+            429,
+            "rate_limited",
+            "Too many requests",
+            f"The limit is {decision.limit} requests per window; retry after the reset.",
+            headers={"Retry-After": str(max(1, math.ceil(decision.reset_after)))},
+        )
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith("/docs/")
+
+
+def _request_id(given: bytes | None) -> str:
+    if given is not None and _REQUEST_ID.match(given):
+        return given.decode()
+    return uuid.uuid4().hex
+
+
+def _rate_headers(decision: RateLimitDecision) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"ratelimit-limit", str(decision.limit).encode()),
+        (b"ratelimit-remaining", str(decision.remaining).encode()),
+        (b"ratelimit-reset", str(math.ceil(decision.reset_after)).encode()),
+    ]
+
+
+def _too_large(scope: Scope, limit: int) -> ASGIApp:
+    return problem_response(
+        scope,
+        413,
+        "payload_too_large",
+        "The request body is too large",
+        f"Bodies are limited to {limit} bytes.",
+    )
+
+
+def _unavailable(scope: Scope) -> ASGIApp:
+    return problem_response(
+        scope,
+        503,
+        "service_unavailable",
+        "A dependency is unavailable",
+        "Credentials cannot be checked right now; retry shortly.",
+        headers={"Retry-After": "1"},
+    )

@@ -1,0 +1,119 @@
+"""Contact request and response schemas (the public contract; the domain model is separate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
+
+from crm.domain.model.contact_rules import (
+    MAX_CUSTOM_FIELDS,
+    MAX_EMAILS,
+    MAX_PHONES,
+    MAX_TAGS,
+    LifecycleStage,
+)
+
+Scalar = str | int | float | bool | None
+
+
+def _scalar(value: object) -> Scalar:
+    # One precise error per bad value, instead of one per member of the union.
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise PydanticCustomError("not_a_scalar", "must be a string, number, boolean or null")
+
+
+ScalarInput = Annotated[Scalar, PlainValidator(_scalar, json_schema_input_type=Scalar)]
+ShortText = Annotated[str, Field(max_length=200)]
+CustomFields = Annotated[
+    dict[Annotated[str, Field(max_length=64)], ScalarInput],
+    Field(max_length=MAX_CUSTOM_FIELDS, description="snake_case keys; JSON scalar values"),
+]
+Emails = Annotated[list[Annotated[str, Field(max_length=254)]], Field(max_length=MAX_EMAILS)]
+Phones = Annotated[
+    list[Annotated[str, Field(max_length=40)]],
+    Field(max_length=MAX_PHONES, description="International format; stored as E.164"),
+]
+Tags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=MAX_TAGS)]
+
+_EXAMPLE: JsonDict = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "emails": ["ada@example.com"],
+    "phones": ["+44 20 7946 0958"],
+    "job_title": "Analyst",
+    "company_name": "Analytical Engines Ltd",
+    "tags": ["vip"],
+    "lifecycle_stage": "lead",
+    "custom_fields": {"source": "conference"},
+}
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+
+class ContactCreate(_Input):
+    """A new contact: give at least a name, an email or a phone number."""
+
+    display_name: ShortText | None = None
+    first_name: Annotated[str, Field(max_length=100)] | None = None
+    last_name: Annotated[str, Field(max_length=100)] | None = None
+    emails: Emails = []
+    phones: Phones = []
+    job_title: ShortText | None = None
+    company_name: ShortText | None = None
+    owner_id: UUID | None = Field(None, description="A user who is a member of the workspace")
+    tags: Tags = []
+    lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
+    custom_fields: CustomFields = {}
+
+
+class ContactUpdate(_Input):
+    """Partial update: fields left out are unchanged, `null` clears; custom_fields merge by key."""
+
+    display_name: ShortText | None = None
+    first_name: Annotated[str, Field(max_length=100)] | None = None
+    last_name: Annotated[str, Field(max_length=100)] | None = None
+    emails: Emails | None = None
+    phones: Phones | None = None
+    job_title: ShortText | None = None
+    company_name: ShortText | None = None
+    owner_id: UUID | None = None
+    tags: Tags | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    custom_fields: CustomFields | None = None
+
+
+class Contact(BaseModel):
+    id: UUID
+    name: str = Field(description="Display name, else first + last name, else an email or phone")
+    display_name: str | None
+    first_name: str | None
+    last_name: str | None
+    emails: list[str]
+    phones: list[str] = Field(description="E.164")
+    job_title: str | None
+    company_name: str | None
+    owner_id: UUID | None
+    tags: list[str]
+    lifecycle_stage: LifecycleStage
+    custom_fields: dict[str, Scalar]
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="Increases on every change; send it back in If-Match")
+
+
+class ContactPage(BaseModel):
+    data: list[Contact]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+ContactSort = Literal["created_at", "-created_at"]

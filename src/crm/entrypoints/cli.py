@@ -1,0 +1,160 @@
+"""The `crm` command: serve, dev, migrate and admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+import typer
+import uvicorn
+
+from crm import bootstrap
+from crm.domain.errors import DomainError
+from crm.domain.model.workspace import Role
+from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
+from crm.domain.use_cases.manage_api_keys import CreateApiKeyCommand, RevokeApiKeyCommand
+from crm.entrypoints.api import logs
+from crm.settings import Settings
+
+T = TypeVar("T")
+APP_FACTORY = "crm.entrypoints.api.app:create_app"
+
+app = typer.Typer(help="CRM API service and administration.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Workspace API keys.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(apikey_app, name="apikey")
+
+Host = Annotated[str, typer.Option(help="Interface to bind")]
+Port = Annotated[int, typer.Option(help="TCP port")]
+
+
+def _run(action: Callable[[bootstrap.Container], Awaitable[T]]) -> T:
+    """Run one use case against the configured storage, then release it."""
+    settings = Settings()
+    if settings.database_url is None:
+        raise typer.BadParameter("Set CRM_DATABASE_URL (or use `crm dev`).")
+
+    async def main() -> T:
+        container = bootstrap.build(settings)
+        await container.start()
+        try:
+            return await action(container)
+        finally:
+            await container.stop()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as e:
+        typer.echo(f"error: {e.detail}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    settings = Settings()
+    logs.configure(settings.log_level, json=settings.log_json)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+    )
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the API with uvicorn (uvloop + httptools) on the configured services."""
+    _serve(host, port, workers)
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+    down: Annotated[bool, typer.Option("--down", help="Revert to the revision")] = False,
+) -> None:
+    """Apply the database migrations (CRM_DATABASE_URL)."""
+    settings = Settings()
+    if settings.database_url is None:
+        raise typer.BadParameter("Set CRM_DATABASE_URL to the database to migrate.")
+    bootstrap.migrate(settings.database_url, revision, down=down)
+    typer.echo(f"migrated {'down' if down else 'up'} to {revision}")
+
+
+@app.command()
+def dev(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Zero-config local run: embedded PostgreSQL unless CRM_DATABASE_URL is set, demo data."""
+    settings = Settings()
+    url = bootstrap.database_url(settings)
+    # `crm serve`'s app factory and `_run` read the database from the environment.
+    os.environ["CRM_DATABASE_URL"] = url
+    bootstrap.migrate(url)
+    created = _run(lambda c: c.create_workspace.execute(CreateWorkspaceCommand("Demo workspace")))
+    typer.echo(
+        f"\nCRM API (dev) on the database {_describe(settings)}\n"
+        f"  Swagger UI:  http://{host}:{port}/docs\n"
+        f"  Workspace:   {created.workspace.id} ({created.workspace.name})\n"
+        f"  API key:     {created.secret}   (shown once)\n\n"
+        f"  curl -H 'Authorization: Bearer {created.secret}' http://{host}:{port}/v1/contacts\n"
+    )
+    _serve(host, port, 1)
+
+
+def _describe(settings: Settings) -> str:
+    if settings.database_url is None:
+        return f"embedded in {settings.data_dir}/pgdata"
+    return "from CRM_DATABASE_URL"
+
+
+@workspace_app.command("create")
+def workspace_create(
+    name: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False
+) -> None:
+    """Create a workspace and print its first API key (shown once)."""
+    created: CreatedWorkspace = _run(
+        lambda c: c.create_workspace.execute(CreateWorkspaceCommand(name))
+    )
+    if as_json:
+        out = {"workspace_id": str(created.workspace.id), "api_key": created.secret}
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"workspace_id: {created.workspace.id}\napi_key: {created.secret}")
+    typer.echo("Store the key now: it is shown once and kept only as a hash.", err=True)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    workspace: Annotated[UUID, typer.Option(help="Workspace id")],
+    name: Annotated[str, typer.Option(help="What the key is for")] = "default",
+    role: Annotated[Role, typer.Option(help="Role the key acts with")] = Role.ADMIN,
+) -> None:
+    """Mint another API key for a workspace (shown once)."""
+    key, secret = _run(
+        lambda c: c.create_api_key.execute(CreateApiKeyCommand(workspace, name, role))
+    )
+    typer.echo(f"api_key_id: {key.id}\napi_key: {secret}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: UUID, workspace: Annotated[UUID, typer.Option(help="Workspace id")]
+) -> None:
+    """Revoke an API key; API processes stop accepting it within the auth cache TTL."""
+    _run(lambda c: c.revoke_api_key.execute(RevokeApiKeyCommand(workspace, key_id)))
+    typer.echo(f"revoked {key_id}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,49 @@
+"""All configuration, from CRM_* environment variables or a .env file; read once at start-up."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str | None = Field(
+        None, description="postgresql+asyncpg://user:pass@host:5432/db; unset = embedded (crm dev)"
+    )
+    database_pool_size: int = Field(10, ge=1, le=200)
+    redis_url: str | None = Field(None, description="redis://host:6379/0; unset = in-process")
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    data_dir: Path = Path(".crm")
+
+    rate_limit_requests: int = Field(600, ge=1)
+    rate_limit_window_seconds: int = Field(60, ge=1)
+    auth_cache_ttl_seconds: float = Field(5.0, ge=0)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    default_phone_region: str | None = Field(None, min_length=2, max_length=2)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_outside_development(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            if self.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
+                raise ValueError("CRM_SECRET_KEY must be set to a real secret in production.")
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("CRM_SECRET_KEY must be at least 32 characters.")
+            if self.database_url is None:
+                raise ValueError("CRM_DATABASE_URL is required in production.")
+        return self

@@ -1,0 +1,70 @@
+"""The `crm` command as an operator runs it: a real process on a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from crm.adapters.postgres.engine import asyncpg_dsn
+from tests.support.api import TEST_SECRET
+
+CRM = str(Path(sys.executable).parent / "crm")
+
+
+def crm(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    return subprocess.run(  # noqa: S603
+        [CRM, *args], env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_migrate_then_create_a_workspace_and_revoke_a_key(empty_database_url: str) -> None:
+    env = {"CRM_DATABASE_URL": empty_database_url, "CRM_SECRET_KEY": TEST_SECRET}
+    migrated = crm("migrate", **env)
+    assert migrated.returncode == 0, migrated.stderr
+    made = crm("workspace", "create", "Acme Ltd", "--json", **env)
+    assert made.returncode == 0, made.stderr
+    out: dict[str, Any] = json.loads(made.stdout)
+    assert out["api_key"].startswith("crm_sk_")
+    conn = await asyncpg.connect(asyncpg_dsn(empty_database_url))
+    try:
+        ws = await conn.fetchrow(
+            "SELECT name FROM workspace WHERE id = $1", _uuid(out["workspace_id"])
+        )
+        assert ws is not None
+        assert ws["name"] == "Acme Ltd"
+        key_id = await conn.fetchval(
+            "SELECT id FROM api_key WHERE workspace_id = $1", ws_id := _uuid(out["workspace_id"])
+        )
+        revoked = crm("apikey", "revoke", str(key_id), "--workspace", str(ws_id), **env)
+        assert revoked.returncode == 0, revoked.stderr
+        assert await conn.fetchval(
+            "SELECT revoked_at IS NOT NULL FROM api_key WHERE id = $1", key_id
+        )
+    finally:
+        await conn.close()
+
+
+def test_commands_explain_missing_configuration() -> None:
+    result = crm("workspace", "create", "Acme")
+    assert result.returncode != 0
+    assert "CRM_DATABASE_URL" in result.stderr
+
+
+def test_an_unknown_workspace_is_a_clear_error(database_url: str) -> None:
+    env = {"CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": TEST_SECRET}
+    result = crm("apikey", "create", "--workspace", "0190c2a0-0000-7000-8000-000000000000", **env)
+    assert result.returncode == 1
+    assert "No workspace" in result.stderr
+
+
+def _uuid(value: str) -> Any:
+    from uuid import UUID
+
+    return UUID(value)

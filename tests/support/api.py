@@ -1,0 +1,65 @@
+"""Build the real application for a test and talk to it in-process over ASGI."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from crm import bootstrap
+from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
+from crm.entrypoints.api.app import create_app
+from crm.settings import Environment, Settings
+
+TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
+
+
+def settings_for_tests(
+    database_url: str | None, redis_url: str | None, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "env": Environment.TEST,
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "secret_key": TEST_SECRET,
+        "rate_limit_requests": 10_000,
+        "auth_cache_ttl_seconds": 0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    container: bootstrap.Container
+    client: httpx.AsyncClient
+
+    async def workspace(self, name: str = "Acme") -> CreatedWorkspace:
+        return await self.container.create_workspace.execute(CreateWorkspaceCommand(name))
+
+    async def key(self, name: str = "Acme") -> dict[str, str]:
+        created = await self.workspace(name)
+        return {"Authorization": f"Bearer {created.secret}"}
+
+
+@asynccontextmanager
+async def running_api(settings: Settings, **build: Any) -> AsyncIterator[Api]:
+    container = bootstrap.build(settings, **build)
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    client = httpx.AsyncClient(transport=transport, base_url="http://api.test")
+    async with app.router.lifespan_context(app), client:
+        yield Api(app, container, client)
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
