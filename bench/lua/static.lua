@@ -1,0 +1,1 @@
+-- A fixed request (the URL given to wrk, query string included): the list scenarios.
