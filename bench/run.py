@@ -83,6 +83,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pool-size", type=int, default=10, help="DB pool size, both servers")
     p.add_argument("--database", default="crm_bench")
     p.add_argument(
+        "--only",
+        action="append",
+        choices=["get", "list", "deep", "post"],
+        help="run only these scenarios (repeatable); default: all four",
+    )
+    p.add_argument(
         "--ours-env",
         action="append",
         default=[],
@@ -317,7 +323,7 @@ def main() -> None:
     if removed:
         print(f"removed {removed:,} contacts left by earlier POST runs", file=sys.stderr)
     fx = fixtures(state, BENCH_DIR / ".state", args.deep)
-    plan = scenarios(fx)
+    plan = [s for s in scenarios(fx) if not args.only or s.key in args.only]
     logs = BENCH_DIR / ".state" / "logs"
     with running_servers(state, args.pool_size, logs, args.ours_env) as pair:
         sanity_check(*pair, fx)

@@ -18,7 +18,10 @@ class Environment(enum.StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+    # `CRM_REDIS_URL=` (empty) means unset, as people write it in shells and compose files.
+    model_config = SettingsConfigDict(
+        env_prefix="CRM_", env_file=".env", extra="ignore", env_parse_none_str=""
+    )
 
     env: Environment = Environment.DEVELOPMENT
     database_url: str | None = Field(

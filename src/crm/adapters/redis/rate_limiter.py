@@ -3,9 +3,10 @@
 A Redis round trip per request costs a third of the hot path's throughput, so each process
 leases tokens in blocks with one atomic script and serves them locally. Redis never grants
 more than the limit for a window's counter, so the sum over all processes stays exact; the
-price is that tokens leased but unserved when a window ends are lost (at most one block per
-process and key). Windows are named by the wall clock, so processes need synchronised clocks
-(NTP); skew shifts a process's window edges by that much.
+price is that tokens leased but unserved when a window ends are lost (at most a block and a
+quarter per process and key: the next block is leased while the last quarter is served).
+Windows are named by the wall clock, so processes need synchronised clocks (NTP); skew
+shifts a process's window edges by that much.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class _Lease:
     """Leased from Redis, not yet served."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held while leasing, so one round trip per key is in flight and the others wait."""
+    leasing_ahead: bool = False
+    """A background lease of the next block is scheduled or running."""
 
 
 class RedisRateLimiter:
@@ -93,6 +96,9 @@ class RedisRateLimiter:
         self._warn_interval = warn_interval
         self._retry_after_failure = retry_after_failure
         self._lease_script = client.register_script(LEASE_SCRIPT)
+        self._low_water = block // 4 if block >= 4 else -1
+        """Tokens left when the next block is leased in the background (-1: never ahead)."""
+        self._background: set[asyncio.Task[None]] = set()
         self._leases: dict[str, _Lease] = {}
         self._pruned_window = 0
         self._retry_at = -math.inf
@@ -111,10 +117,30 @@ class RedisRateLimiter:
         if lease.tokens == 0:
             return RateLimitDecision(False, self._limit, 0, reset_after)
         lease.tokens -= 1
+        if lease.tokens <= self._low_water and not lease.leasing_ahead:
+            self._refill_ahead(key, lease)
         return RateLimitDecision(True, self._limit, self._remaining(lease), reset_after)
 
+    def _refill_ahead(self, key: str, lease: _Lease) -> None:
+        """Lease the next block while this one still serves: requests never wait for Redis
+        at a block boundary (waiting there was most of the p99 under load)."""
+        if lease.used >= self._limit or self._clock() < self._retry_at:
+            return
+        lease.leasing_ahead = True
+
+        async def lease_ahead() -> None:
+            try:
+                await self._refill(key, lease, ahead=True)
+            finally:
+                lease.leasing_ahead = False
+
+        task = asyncio.create_task(lease_ahead())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def close(self) -> None:
-        """Close the Redis client and its connections."""
+        """Finish leases in flight, then close the Redis client and its connections."""
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self._client.aclose()
 
     def _lease_for(self, key: str, window: int) -> _Lease:
@@ -130,11 +156,11 @@ class RedisRateLimiter:
     def _remaining(self, lease: _Lease) -> int:
         return max(0, min(self._limit, self._limit - lease.used + lease.tokens))
 
-    async def _refill(self, key: str, lease: _Lease) -> bool:
+    async def _refill(self, key: str, lease: _Lease, *, ahead: bool = False) -> bool:
         """Lease a block for `lease`'s window; False when Redis cannot be used right now."""
         async with lease.lock:
             # Whoever held the lock before us may have leased already, or found Redis down.
-            if lease.tokens or lease.used >= self._limit:
+            if lease.tokens > (self._low_water if ahead else 0) or lease.used >= self._limit:
                 return True
             if self._clock() < self._retry_at:
                 return False

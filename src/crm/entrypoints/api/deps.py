@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from crm.domain.errors import Unauthenticated
+from crm.domain.errors import Unauthenticated, VersionConflict
 from crm.domain.model.workspace import Principal
 from crm.entrypoints.api.gateway import PRINCIPAL_KEY
 from crm.entrypoints.api.schemas.problem import Problem
@@ -19,6 +19,7 @@ _PROBLEM_TEXT = {
     409: "Conflicts with existing data",
     412: "If-Match names a version that is no longer current",
     413: "The request body is too large",
+    415: "The body is not sent as application/json",
     422: "Validation failed; `errors` names each field",
     429: "Rate limit exceeded; see Retry-After",
     503: "A dependency is unavailable; retry shortly",
@@ -40,8 +41,6 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def parse_if_match(value: str | None) -> int | None:
     """`"3"` (as sent in ETag) to 3; `*` or no header means unconditional."""
-    from crm.domain.errors import VersionConflict
-
     if value is None or value.strip() == "*":
         return None
     tag = value.strip().removeprefix("W/")

@@ -34,6 +34,7 @@ HTTP_CODES = {
     404: ("route_not_found", "No such route"),
     405: ("method_not_allowed", "Method not allowed on this route"),
     413: ("payload_too_large", "The request body is too large"),
+    415: ("unsupported_media_type", "The body must be JSON"),
 }
 
 

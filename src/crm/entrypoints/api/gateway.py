@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -135,7 +135,7 @@ def _is_public(path: str) -> bool:
 def _request_id(given: bytes | None) -> str:
     if given is not None and _REQUEST_ID.match(given):
         return given.decode()
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def _rate_headers(decision: RateLimitDecision) -> list[tuple[bytes, bytes]]:

@@ -13,6 +13,7 @@ from crm.domain.use_cases.create_contact import CreateContactCommand
 from crm.domain.use_cases.delete_contact import DeleteContactCommand
 from crm.domain.use_cases.update_contact import UpdateContactCommand
 from crm.entrypoints.api.deps import parse_if_match, principal, problems
+from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.schemas import contacts as s
 from crm.entrypoints.api.serialize import contact_response, page_response
 
@@ -20,7 +21,7 @@ IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')
 
 
 def build(c: Container) -> APIRouter:
-    r = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+    r = APIRouter(prefix="/v1/contacts", tags=["contacts"], route_class=LeanRoute)
 
     @r.post(
         "",
@@ -29,7 +30,7 @@ def build(c: Container) -> APIRouter:
         operation_id="createContact",
         summary="Create a contact",
         description=c.create_contact.__doc__,
-        responses=problems(400, 413, 409, 422),
+        responses=problems(400, 409, 413, 415, 422),
     )
     async def create_contact(body: s.ContactCreate, request: Request) -> Response:
         cmd = CreateContactCommand(principal(request), body.model_dump())
@@ -71,7 +72,7 @@ def build(c: Container) -> APIRouter:
         operation_id="updateContact",
         summary="Update a contact",
         description=c.update_contact.__doc__,
-        responses=problems(400, 404, 409, 412, 413, 422),
+        responses=problems(400, 404, 409, 412, 413, 415, 422),
     )
     async def update_contact(
         contact_id: UUID, body: s.ContactUpdate, request: Request, if_match: IfMatch = None

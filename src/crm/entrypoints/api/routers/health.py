@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from crm.bootstrap import Container
 from crm.domain.errors import PortError
+from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.problems import problem_response
 from crm.entrypoints.api.schemas.health import Health
 from crm.entrypoints.api.schemas.problem import Problem
@@ -29,7 +30,7 @@ async def _run(check: HealthCheck) -> str | None:
 
 
 def build(c: Container) -> APIRouter:
-    r = APIRouter(tags=["health"])
+    r = APIRouter(tags=["health"], route_class=LeanRoute)
 
     @r.get("/healthz", response_model=Health, operation_id="getHealth", summary="Liveness")
     async def healthz() -> Response:
