@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -78,8 +79,9 @@ class Storage:
 def postgres_storage(url: str, pool_size: int) -> Storage:
     engine = create_engine(url, pool_size=pool_size)
     pool = ReadPool(asyncpg_dsn(url), max_size=pool_size)
+    turns = asyncio.Semaphore(pool_size)
     return Storage(
-        uow=lambda: SqlAlchemyUnitOfWork(engine),
+        uow=lambda: SqlAlchemyUnitOfWork(engine, turns),
         contacts=AsyncpgContactReader(pool),
         api_keys=AsyncpgApiKeyReader(pool),
         health_checks=[PostgresHealthCheck(pool)],

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+import pytest
 import pytest_asyncio
 
-from crm.domain.errors import EmailAlreadyInUse
+from crm.adapters.postgres.engine import create_engine
+from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
+from crm.domain.errors import EmailAlreadyInUse, ServiceUnavailable
 from crm.domain.model.workspace import Principal
 from crm.domain.use_cases.create_contact import CreateContactCommand
 from crm.domain.use_cases.update_contact import UpdateContactCommand
-from tests.support.api import Api, running_api, settings_for_tests
+from tests.support.api import Api, closed_port, running_api, settings_for_tests
 
 
 @pytest_asyncio.fixture
@@ -60,3 +64,23 @@ async def test_concurrent_updates_serialize_without_losing_one(
     assert (
         await db.fetchval("SELECT count(*) FROM outbox_event WHERE topic = 'contact.updated'") == 6
     )
+
+
+async def test_failed_transactions_give_their_turn_back(database_url: str) -> None:
+    """Units of work queue for the pool in turns; a failure must not keep its turn."""
+    engine = create_engine(database_url, pool_size=1)
+    turns = asyncio.Semaphore(1)
+    try:
+        for _ in range(3):
+            with pytest.raises(RuntimeError):
+                async with asyncio.timeout(5), SqlAlchemyUnitOfWork(engine, turns):
+                    raise RuntimeError("the use case failed")
+        dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/x")
+        for _ in range(2):
+            with pytest.raises(ServiceUnavailable):
+                await asyncio.wait_for(SqlAlchemyUnitOfWork(dead, turns).__aenter__(), 5)
+        async with asyncio.timeout(5), SqlAlchemyUnitOfWork(engine, turns) as uow:
+            assert await uow.workspaces.get(uuid.uuid4()) is None
+        assert not turns.locked()
+    finally:
+        await engine.dispose()

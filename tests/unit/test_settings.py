@@ -25,3 +25,10 @@ def test_settings_come_from_crm_environment_variables(monkeypatch: pytest.Monkey
     assert settings.rate_limit_requests == 42
     assert settings.secret_key.get_secret_value() == "from-the-environment"
     assert "from-the-environment" not in repr(settings)
+
+
+def test_an_empty_service_url_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_REDIS_URL", "")
+    monkeypatch.setenv("CRM_DATABASE_URL", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.redis_url, settings.database_url) == (None, None)

@@ -10,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 
 from crm.domain.errors import ServiceUnavailable
 
-_UNAVAILABLE = (
+UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.exceptions.CannotConnectNowError,
@@ -23,9 +23,13 @@ _UNAVAILABLE = (
 )
 
 
+def unreachable() -> ServiceUnavailable:
+    return ServiceUnavailable("postgres: the database is unreachable")
+
+
 @contextmanager
 def unavailable_as_port_error() -> Iterator[None]:
     try:
         yield
-    except _UNAVAILABLE as e:
-        raise ServiceUnavailable("postgres: the database is unreachable") from e
+    except UNAVAILABLE as e:
+        raise unreachable() from e

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from crm.adapters.postgres.errors import unavailable_as_port_error
+from crm.adapters.postgres.errors import UNAVAILABLE, unreachable
 from crm.adapters.postgres.mapping import (
     API_KEY_COLUMNS,
     CONTACT_COLUMNS,
@@ -96,15 +96,20 @@ class ReadPool:
             raise ServiceUnavailable("postgres: the read pool is not open")
         return self._pool
 
+    # Plain try/except rather than the context manager: these run on every read.
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         async with self._turns:
-            with unavailable_as_port_error():
+            try:
                 return await self.pool.fetchrow(query, *args)
+            except UNAVAILABLE as e:
+                raise unreachable() from e
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         async with self._turns:
-            with unavailable_as_port_error():
+            try:
                 return await self.pool.fetch(query, *args)
+            except UNAVAILABLE as e:
+                raise unreachable() from e
 
 
 class AsyncpgContactReader:

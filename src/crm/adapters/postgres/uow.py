@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
@@ -20,13 +21,24 @@ from crm.ports.repositories import (
 
 
 class SqlAlchemyUnitOfWork:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`turns` (shared by all units of work on `engine`, sized like its pool) queues the
+    transactions first come first served: the pool's own queue lets newcomers overtake
+    waiters, which under load shows as a p99 many times the median."""
+
+    def __init__(self, engine: AsyncEngine, turns: asyncio.Semaphore | None = None) -> None:
         self._engine = engine
+        self._turns = turns
 
     async def __aenter__(self) -> Self:
-        with unavailable_as_port_error():
-            self._conn: AsyncConnection = await self._engine.connect()
-            await self._conn.begin()
+        if self._turns is not None:
+            await self._turns.acquire()
+        try:
+            with unavailable_as_port_error():
+                self._conn: AsyncConnection = await self._engine.connect()
+                await self._conn.begin()
+        except BaseException:
+            self._release_turn()
+            raise
         self.workspaces: WorkspaceRepository = repos.SqlWorkspaceRepository(self._conn)
         self.users: UserRepository = repos.SqlUserRepository(self._conn)
         self.members: MemberRepository = repos.SqlMemberRepository(self._conn)
@@ -45,7 +57,14 @@ class SqlAlchemyUnitOfWork:
             if self._conn.in_transaction():
                 await self._conn.rollback()
         finally:
-            await self._conn.close()
+            try:
+                await self._conn.close()
+            finally:
+                self._release_turn()
+
+    def _release_turn(self) -> None:
+        if self._turns is not None:
+            self._turns.release()
 
     async def commit(self) -> None:
         with unavailable_as_port_error():

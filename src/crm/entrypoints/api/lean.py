@@ -96,7 +96,7 @@ class _Plan:
             default = ... if info.is_required() else info.default
             # FastAPI sets a header's alias after the fact; pydantic needs it declared.
             fields[p.name] = (Annotated[info.annotation, info, Field(alias=p.alias)], default)
-        self.params: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        self.params: type[BaseModel] = create_model(
             f"{route.unique_id}Parameters",
             __config__=ConfigDict(extra="ignore"),
             **fields,
@@ -104,7 +104,7 @@ class _Plan:
         self.body: tuple[str, TypeAdapter[Any], bool] | None = None
         if d.body_params:
             body = d.body_params[0]
-            adapter: TypeAdapter[Any] = TypeAdapter(body.field_info.annotation)
+            adapter: TypeAdapter[Any] = TypeAdapter(body.field_info.annotation or Any)
             self.body = (body.name, adapter, body.field_info.is_required())
 
     async def arguments(self, request: Request) -> dict[str, Any]:
