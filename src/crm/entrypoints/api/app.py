@@ -15,7 +15,7 @@ from crm.entrypoints.api.gateway import Gateway
 from crm.entrypoints.api.routers import contacts, health
 from crm.settings import Settings
 
-DESCRIPTION = """A multi-tenant CRM API: contacts, companies, deals and conversations.
+DESCRIPTION = """A multi-tenant CRM API for sales teams' mobile and web apps.
 
 Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code` and
 the `request_id`. Lists use cursor pagination (`limit`, `cursor` → `next_cursor`).
