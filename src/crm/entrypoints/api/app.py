@@ -36,10 +36,6 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         # collector's sight, so full collections stay short and do not stall requests.
         gc.collect()
         gc.freeze()
-        import os
-
-        if os.environ.get("XGC"):
-            gc.disable()
         try:
             yield
         finally:
