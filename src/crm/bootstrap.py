@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
 from crm.adapters.postgres.health import PostgresHealthCheck
+from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
 from crm.adapters.postgres.readers import AsyncpgApiKeyReader, AsyncpgContactReader, ReadPool
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.redis.client import build_redis_client
@@ -29,6 +32,7 @@ from crm.domain.use_cases.list_contacts import ListContacts
 from crm.domain.use_cases.manage_api_keys import CreateApiKey, RevokeApiKey
 from crm.domain.use_cases.update_contact import UpdateContact
 from crm.ports.health import HealthCheck
+from crm.ports.idempotency import IdempotencyStore
 from crm.ports.rate_limiter import RateLimiter
 from crm.ports.repositories import ApiKeyReader, ContactReader
 from crm.ports.system import Clock, IdGenerator
@@ -36,6 +40,7 @@ from crm.ports.unit_of_work import UnitOfWorkFactory
 from crm.settings import Settings
 
 Hook = Callable[[], Awaitable[None]]
+IdempotencyFactory = Callable[[Clock, timedelta], IdempotencyStore]
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Container:
     update_contact: UpdateContact
     delete_contact: DeleteContact
     rate_limiter: RateLimiter
+    idempotency: IdempotencyStore
     health_checks: list[HealthCheck]
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
@@ -71,6 +77,7 @@ class Storage:
     uow: UnitOfWorkFactory
     contacts: ContactReader
     api_keys: ApiKeyReader
+    idempotency: IdempotencyFactory
     health_checks: list[HealthCheck]
     on_start: list[Hook]
     on_stop: list[Hook]
@@ -84,6 +91,7 @@ def postgres_storage(url: str, pool_size: int) -> Storage:
         uow=lambda: SqlAlchemyUnitOfWork(engine, turns),
         contacts=AsyncpgContactReader(pool),
         api_keys=AsyncpgApiKeyReader(pool),
+        idempotency=lambda clock, kept: PostgresIdempotencyStore(engine, turns, clock, kept),
         health_checks=[PostgresHealthCheck(pool)],
         on_start=[pool.open],
         on_stop=[pool.close, engine.dispose],
@@ -96,6 +104,7 @@ def memory_storage(store: MemoryStore | None = None) -> Storage:
         uow=lambda: InMemoryUnitOfWork(store),
         contacts=InMemoryContactReader(store),
         api_keys=InMemoryApiKeyReader(store),
+        idempotency=InMemoryIdempotencyStore,
         health_checks=[],
         on_start=[],
         on_stop=[],
@@ -139,6 +148,9 @@ def build(
         update_contact=UpdateContact(uow, clock, ids, phones),
         delete_contact=DeleteContact(uow, clock, ids),
         rate_limiter=limiter,
+        idempotency=storage.idempotency(
+            clock, timedelta(hours=settings.idempotency_retention_hours)
+        ),
         health_checks=storage.health_checks + limiter_checks,
         on_start=list(storage.on_start),
         on_stop=[*storage.on_stop, limiter.close],

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(60, ge=1)
     auth_cache_ttl_seconds: float = Field(5.0, ge=0)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    idempotency_retention_hours: int = Field(24, ge=1)
     default_phone_region: str | None = Field(None, min_length=2, max_length=2)
     log_level: str = "INFO"
     log_json: bool = False

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,24 @@ def _uuid(value: str) -> Any:
     from uuid import UUID
 
     return UUID(value)
+
+
+async def test_idempotency_purge_forgets_only_expired_keys(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    ws = _uuid("0190c2a0-0000-7000-8000-000000000001")
+    await db.execute("INSERT INTO workspace (id, name, created_at) VALUES ($1, 'Acme', now())", ws)
+    for name, age in (("old", timedelta(hours=25)), ("fresh", timedelta(hours=1))):
+        await db.execute(
+            "INSERT INTO idempotency_key (workspace_id, credential_id, key, fingerprint, status,"
+            " headers, body, created_at)"
+            " VALUES ($1, $1, $2, 'f', 201, '[]', 'b', now() - $3::interval)",
+            ws,
+            name,
+            age,
+        )
+    env = {"CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": TEST_SECRET}
+    result = crm("idempotency", "purge", **env)
+    assert result.returncode == 0, result.stderr
+    assert "purged 1 " in result.stdout
+    assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_key")] == ["fresh"]

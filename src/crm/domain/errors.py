@@ -69,6 +69,18 @@ class EmailAlreadyInUse(AlreadyExists):
         )
 
 
+class IdempotencyKeyInUse(Conflict):
+    code = "idempotency_key_in_use"
+    title = "A request with this Idempotency-Key is still running"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was first used for a different request (method, path or body)."""
+
+    code = "idempotency_key_reused"
+    title = "The Idempotency-Key was used for a different request"
+
+
 class VersionConflict(DomainError):
     """The caller's `If-Match` version is not the stored one."""
 

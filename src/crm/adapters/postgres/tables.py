@@ -9,8 +9,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     text,
@@ -148,4 +150,24 @@ outbox_event = Table(
         postgresql_where=text("published_at IS NULL"),
     ),
     Index("ix_outbox_event_aggregate_id", "aggregate_id"),
+)
+
+idempotency_key = Table(
+    "idempotency_key",
+    metadata,
+    Column(
+        "workspace_id",
+        UUID(as_uuid=True),
+        ForeignKey("workspace.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("credential_id", UUID(as_uuid=True), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    _ts("created_at"),
+    PrimaryKeyConstraint("workspace_id", "credential_id", "key"),
+    Index("ix_idempotency_key_created_at", "created_at"),
 )

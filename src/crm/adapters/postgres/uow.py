@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.errors import unavailable_as_port_error
@@ -19,6 +20,12 @@ from crm.ports.repositories import (
     WorkspaceRepository,
 )
 
+joined_transaction: ContextVar[AsyncConnection | None] = ContextVar(
+    "crm_joined_transaction", default=None
+)
+"""A transaction the current request already holds (an idempotency claim's): units of work
+opened inside it become savepoints of it instead of transactions of their own."""
+
 
 class SqlAlchemyUnitOfWork:
     """`turns` (shared by all units of work on `engine`, sized like its pool) queues the
@@ -30,15 +37,25 @@ class SqlAlchemyUnitOfWork:
         self._turns = turns
 
     async def __aenter__(self) -> Self:
+        outer = joined_transaction.get()
+        self._savepoint: AsyncTransaction | None = None
+        if outer is not None:
+            self._conn: AsyncConnection = outer
+            with unavailable_as_port_error():
+                self._savepoint = await outer.begin_nested()
+            return self._repositories()
         if self._turns is not None:
             await self._turns.acquire()
         try:
             with unavailable_as_port_error():
-                self._conn: AsyncConnection = await self._engine.connect()
+                self._conn = await self._engine.connect()
                 await self._conn.begin()
         except BaseException:
             self._release_turn()
             raise
+        return self._repositories()
+
+    def _repositories(self) -> Self:
         self.workspaces: WorkspaceRepository = repos.SqlWorkspaceRepository(self._conn)
         self.users: UserRepository = repos.SqlUserRepository(self._conn)
         self.members: MemberRepository = repos.SqlMemberRepository(self._conn)
@@ -53,6 +70,10 @@ class SqlAlchemyUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._savepoint is not None:
+            if self._savepoint.is_active:
+                await self._savepoint.rollback()
+            return
         try:
             if self._conn.in_transaction():
                 await self._conn.rollback()
@@ -67,5 +88,9 @@ class SqlAlchemyUnitOfWork:
             self._turns.release()
 
     async def commit(self) -> None:
+        """Commit; inside a joined transaction, release the savepoint (the owner commits)."""
         with unavailable_as_port_error():
-            await self._conn.commit()
+            if self._savepoint is not None:
+                await self._savepoint.commit()
+            else:
+                await self._conn.commit()

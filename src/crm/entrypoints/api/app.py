@@ -12,6 +12,7 @@ from crm import bootstrap
 from crm.entrypoints.api import docs, errors
 from crm.entrypoints.api.auth import PrincipalCache
 from crm.entrypoints.api.gateway import Gateway
+from crm.entrypoints.api.idempotency import Idempotency
 from crm.entrypoints.api.routers import contacts, health
 from crm.settings import Settings
 
@@ -58,6 +59,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     for router in (contacts.build(container), health.build(container)):
         app.router.routes.extend(router.routes)
     docs.install(app)
+    # Inside the gateway, which authenticates first: keys are scoped to the credential.
+    app.add_middleware(Idempotency, store=container.idempotency)
     app.add_middleware(
         Gateway,
         auth=PrincipalCache(container.authenticate.execute, settings.auth_cache_ttl_seconds),

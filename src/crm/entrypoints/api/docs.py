@@ -62,16 +62,59 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes the POST safe to retry: the same key with the same request within the "
+        "retention period (24 hours by default) returns the first successful response again (with "
+        "`Idempotent-Replayed: true`) instead of acting twice. The same key with a "
+        "different request is `422 idempotency_key_reused`; while the first request "
+        "still runs, `409 idempotency_key_in_use`. Use a new UUID per logical request."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "example": "5f1c3c2e-8a4b-4c1e-9a57-2d8f0c6b7e10",
+}
+REPLAYED_HEADER = {
+    "description": "`true` when this is the kept response of an earlier request with the key",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+IDEMPOTENCY_PROBLEMS = {
+    "400": "Malformed request, or an Idempotency-Key that is not 1 to 255 visible characters",
+    "409": "Conflicts with existing data, or a request with this Idempotency-Key still runs",
+    "422": "Validation failed (`errors` names each field), or the Idempotency-Key was used "
+    "for a different request",
+}
+
+
 def _polish(doc: dict[str, Any]) -> dict[str, Any]:
-    """Bearer auth on every operation but the probes; problems as application/problem+json."""
+    """Bearer auth on every operation but the probes; problems as application/problem+json;
+    Idempotency-Key on every POST."""
     doc.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = SECURITY_SCHEME
     doc["security"] = [{"apiKey": []}]
     for item in doc["paths"].values():
-        for operation in item.values():
+        for method, operation in item.items():
             if operation.get("operationId") in PUBLIC_OPERATIONS:
                 operation["security"] = []
+            if method == "post":
+                _idempotent(operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if int(status) >= 400 and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
     return doc
+
+
+def _idempotent(operation: dict[str, Any]) -> None:
+    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+    responses = operation.setdefault("responses", {})
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED_HEADER
+    for status, description in IDEMPOTENCY_PROBLEMS.items():
+        problem = {"$ref": "#/components/schemas/Problem"}
+        responses[status] = {
+            "description": description,
+            "content": {"application/json": {"schema": problem}},
+        }

@@ -23,6 +23,7 @@ STATUS_BY_ERROR: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.VersionConflict, 412),
     (e.Conflict, 409),
     (e.InvalidInput, 422),
+    (e.IdempotencyKeyReused, 422),
     (e.InvalidCursor, 422),
     (e.RuleViolation, 422),
     (e.PermissionDenied, 403),

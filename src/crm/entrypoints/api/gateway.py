@@ -111,7 +111,7 @@ class Gateway:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         except PortError:
-            return _unavailable(scope)
+            return unavailable(scope, "Credentials cannot be checked right now; retry shortly.")
         scope[PRINCIPAL_KEY] = principal
         decision = await self.limiter.acquire(str(principal.actor_id))
         if not decision.degraded:
@@ -156,12 +156,12 @@ def _too_large(scope: Scope, limit: int) -> ASGIApp:
     )
 
 
-def _unavailable(scope: Scope) -> ASGIApp:
+def unavailable(scope: Scope, detail: str) -> ASGIApp:
     return problem_response(
         scope,
         503,
         "service_unavailable",
         "A dependency is unavailable",
-        "Credentials cannot be checked right now; retry shortly.",
+        detail,
         headers={"Retry-After": "1"},
     )
