@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID
 
@@ -28,6 +30,10 @@ workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Workspace API keys.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(apikey_app, name="apikey")
+idempotency_app = typer.Typer(help="Idempotency keys.", no_args_is_help=True)
+app.add_typer(idempotency_app, name="idempotency")
+sdk_app = typer.Typer(help="Client SDKs generated from the OpenAPI document.", no_args_is_help=True)
+app.add_typer(sdk_app, name="sdk")
 
 Host = Annotated[str, typer.Option(help="Interface to bind")]
 Port = Annotated[int, typer.Option(help="TCP port")]
@@ -110,6 +116,46 @@ def dev(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         f"  curl -H 'Authorization: Bearer {created.secret}' http://{host}:{port}/v1/contacts\n"
     )
     _serve(host, port, 1)
+
+
+@idempotency_app.command("purge")
+def idempotency_purge() -> None:
+    """Forget idempotency keys older than the retention (CRM_IDEMPOTENCY_RETENTION_HOURS)."""
+
+    async def purge(c: bootstrap.Container) -> int:
+        return await c.idempotency.purge(datetime.now(UTC))
+
+    typer.echo(f"purged {_run(purge)} expired idempotency keys")
+
+
+@app.command()
+def openapi(
+    out: Annotated[Path, typer.Option(help="Where to write the document")] = Path("openapi.json"),
+) -> None:
+    """Write the OpenAPI document (the reviewed contract, openapi.json at the repo root)."""
+    out.write_text(openapi_text())
+    typer.echo(f"wrote {out}")
+
+
+def openapi_text() -> str:
+    """The app's OpenAPI document as committed: sorted keys, two-space indent, final newline."""
+    from crm.entrypoints.api.app import create_app
+
+    settings = Settings(_env_file=None, database_url=None, redis_url=None)
+    container = bootstrap.build(settings, storage=bootstrap.memory_storage())
+    return json.dumps(create_app(container).openapi(), indent=2) + "\n"
+
+
+@sdk_app.command("kotlin")
+def sdk_kotlin(
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path("sdk/kotlin"),
+    spec: Annotated[Path, typer.Option(help="OpenAPI document")] = Path("openapi.json"),
+) -> None:
+    """Generate the Kotlin client with openapi-generator (needs Java 17+)."""
+    from crm.entrypoints import sdk
+
+    sdk.generate_kotlin(spec, out)
+    typer.echo(f"wrote the Kotlin SDK to {out}")
 
 
 def _describe(settings: Settings) -> str:
