@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105
 
@@ -37,9 +38,21 @@ class Settings(BaseSettings):
     auth_cache_ttl_seconds: float = Field(5.0, ge=0)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     idempotency_retention_hours: int = Field(24, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins browsers may call from"
+    )
     default_phone_region: str | None = Field(None, min_length=2, max_length=2)
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from crm import bootstrap
 from crm.entrypoints.api import docs, errors
 from crm.entrypoints.api.auth import PrincipalCache
+from crm.entrypoints.api.cors import Cors
 from crm.entrypoints.api.gateway import Gateway
 from crm.entrypoints.api.idempotency import Idempotency
 from crm.entrypoints.api.routers import contacts, health
@@ -67,4 +68,6 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         limiter=container.rate_limiter,
         max_body_bytes=settings.max_body_bytes,
     )
+    if settings.cors_origins:
+        app.add_middleware(Cors, origins=settings.cors_origins)
     return app

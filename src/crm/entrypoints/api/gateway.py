@@ -29,6 +29,13 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
+# API answers are data for one caller: never framed, run as a page, or kept by a cache.
+# (Swagger UI under /docs needs its scripts, so it gets only the headers above.)
+API_HEADERS = (
+    *SECURITY_HEADERS,
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cache-control", b"no-store"),
+)
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -47,7 +54,9 @@ class Gateway:
         request_id = _request_id(headers.get(b"x-request-id"))
         scope[REQUEST_ID_KEY] = request_id
         request_id_var.set(request_id)
-        extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+        path = scope["path"]
+        security = SECURITY_HEADERS if _is_docs(path) else API_HEADERS
+        extra = [(b"x-request-id", request_id.encode()), *security]
 
         started = False
 
@@ -59,7 +68,7 @@ class Gateway:
             await send(message)
 
         refusal = self._refuse_body(scope, headers)
-        if refusal is None and not _is_public(scope["path"]):
+        if refusal is None and not _is_public(path):
             refusal = await self._admit(scope, headers, extra)
         if refusal is not None:
             await refusal(scope, receive, send_with_headers)
@@ -130,6 +139,10 @@ class Gateway:
 
 def _is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith("/docs/")
+
+
+def _is_docs(path: str) -> bool:
+    return path.startswith(("/docs", "/redoc"))
 
 
 def _request_id(given: bytes | None) -> str:
