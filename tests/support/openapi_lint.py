@@ -89,9 +89,7 @@ def _response(status: str, response: dict[str, Any]) -> list[str]:
     return []
 
 
-def _expected_problems(
-    doc: dict[str, Any], path: str, method: str, op: dict[str, Any]
-) -> set[str]:
+def _expected_problems(doc: dict[str, Any], path: str, method: str, op: dict[str, Any]) -> set[str]:
     """The problems an operation can return, from what it takes."""
     expected: set[str] = set()
     secured = op.get("security", doc.get("security", [])) != []

@@ -111,7 +111,7 @@ def _packaged_redis_server() -> str | None:
     return str(binary)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -122,24 +122,24 @@ def _start_redis(binary: str) -> str:
     """Start `binary` on a free port, stopped at exit; its URL once it answers PING."""
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         process = subprocess.Popen(  # noqa: S603
             [binary, *args, "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT
         )
-        atexit.register(_stop, process)
+        atexit.register(stop, process)
         deadline = time.monotonic() + 10
         while process.poll() is None and time.monotonic() < deadline:
             if _redis_answers("127.0.0.1", port):
                 return f"redis://127.0.0.1:{port}/0"
             time.sleep(0.02)
-        _stop(process)
+        stop(process)
     log.seek(0)
     output = log.read().decode(errors="replace")[-2000:]
     raise RuntimeError(f"{binary} did not start (tried 3 ports):\n{output}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
         try:

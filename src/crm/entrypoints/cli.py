@@ -154,7 +154,11 @@ def sdk_kotlin(
     """Generate the Kotlin client with openapi-generator (needs Java 17+)."""
     from crm.entrypoints import sdk
 
-    sdk.generate_kotlin(spec, out)
+    try:
+        sdk.generate_kotlin(spec, out)
+    except sdk.SdkGenerationError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote the Kotlin SDK to {out}")
 
 

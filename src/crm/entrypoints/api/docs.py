@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from crm.entrypoints.api.problems import PROBLEM_MEDIA_TYPE
+from crm.entrypoints.api.schemas.shared import COMPONENTS
 
 STATIC = Path(fastapi_offline.__file__).parent / "static"
 PUBLIC_OPERATIONS = {"getHealth", "getReadiness"}
@@ -91,7 +92,9 @@ IDEMPOTENCY_PROBLEMS = {
 def _polish(doc: dict[str, Any]) -> dict[str, Any]:
     """Bearer auth on every operation but the probes; problems as application/problem+json;
     Idempotency-Key on every POST."""
-    doc.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = SECURITY_SCHEME
+    components = doc.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["apiKey"] = SECURITY_SCHEME
+    components.setdefault("schemas", {}).update(COMPONENTS)
     doc["security"] = [{"apiKey": []}]
     for item in doc["paths"].values():
         for method, operation in item.items():

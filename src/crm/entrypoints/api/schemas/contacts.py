@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
-from pydantic_core import PydanticCustomError
 
 from crm.domain.model.contact_rules import (
     MAX_CUSTOM_FIELDS,
@@ -17,18 +16,8 @@ from crm.domain.model.contact_rules import (
     MAX_TAGS,
     LifecycleStage,
 )
+from crm.entrypoints.api.schemas.shared import ScalarInput, ScalarOutput
 
-Scalar = str | int | float | bool | None
-
-
-def _scalar(value: object) -> Scalar:
-    # One precise error per bad value, instead of one per member of the union.
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise PydanticCustomError("not_a_scalar", "must be a string, number, boolean or null")
-
-
-ScalarInput = Annotated[Scalar, PlainValidator(_scalar, json_schema_input_type=Scalar)]
 ShortText = Annotated[str, Field(max_length=200)]
 CustomFields = Annotated[
     dict[Annotated[str, Field(max_length=64)], ScalarInput],
@@ -103,7 +92,7 @@ class Contact(BaseModel):
     owner_id: UUID | None
     tags: list[str]
     lifecycle_stage: LifecycleStage
-    custom_fields: dict[str, Scalar]
+    custom_fields: dict[str, ScalarOutput]
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Increases on every change; send it back in If-Match")
