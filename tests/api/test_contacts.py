@@ -172,3 +172,17 @@ async def test_bad_input_is_a_precise_problem(api: Api) -> None:
             assert problem["errors"][0]["code"] == code, (body, problem)
     listed = await api.client.get("/v1/contacts", headers=auth)
     assert listed.json()["data"] == []
+
+
+async def test_values_no_database_could_store_are_422_not_500(api: Api) -> None:
+    auth = {**await api.key(), "Content-Type": "application/json"}
+    bodies = [
+        (b'{"first_name": "A\\u0000da"}', "/first_name"),
+        (b'{"first_name": "Ada", "custom_fields": {"n": "x\\u0000"}}', "/custom_fields/n"),
+        (b'{"first_name": "Ada", "custom_fields": {"n": 123456789012345678901234567890}}', None),
+    ]
+    for body, field in bodies:
+        r = await api.client.post("/v1/contacts", content=body, headers=auth)
+        assert r.status_code == 422, r.text
+        if field is not None:
+            assert [e["field"] for e in r.json()["errors"]] == [field]

@@ -155,3 +155,30 @@ def test_unknown_fields_are_refused() -> None:
     with pytest.raises(InvalidInput) as excinfo:
         parse_changes({"nickname": "x"}, PHONES.to_e164)
     assert errors_of(excinfo) == [("/nickname", "unknown_field")]
+
+
+def test_control_characters_are_refused_where_no_store_could_keep_them() -> None:
+    with pytest.raises(InvalidInput) as excinfo:
+        parse(
+            first_name="A\x00da",
+            job_title="\x07bell",
+            emails=["a\x00@example.com"],
+            tags=["v\x00ip"],
+            custom_fields={"note": "nul \x00 inside", "ok": "tab\tand\nnewline"},
+        )
+    assert sorted(errors_of(excinfo)) == [
+        ("/custom_fields/note", "invalid_character"),
+        ("/emails/0", "invalid_email"),
+        ("/first_name", "invalid_character"),
+        ("/job_title", "invalid_character"),
+        ("/tags/0", "invalid_character"),
+    ]
+
+
+def test_custom_integers_stay_within_what_every_client_reads_exactly() -> None:
+    assert parse(custom_fields={"n": 2**53 - 1}).custom_fields == {"n": 2**53 - 1}
+    cases = (("big", 2**64), ("small", -(2**53)), ("nan", float("nan")), ("inf", float("-inf")))
+    for key, value in cases:
+        with pytest.raises(InvalidInput) as excinfo:
+            parse(custom_fields={key: value})
+        assert errors_of(excinfo) == [(f"/custom_fields/{key}", "out_of_range")]

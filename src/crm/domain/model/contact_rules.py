@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,6 +21,12 @@ _EMAIL = re.compile(
 )
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Control characters have no place in names, titles or tags (whitespace is collapsed before
+# this check); free text in custom fields keeps tabs and newlines but never NUL, which no
+# PostgreSQL text or jsonb value can hold.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# JSON numbers every client reads exactly (JavaScript's safe integers).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 class LifecycleStage(enum.StrEnum):
@@ -53,6 +60,7 @@ def text(max_len: int) -> Callable[[Any], str | None]:
         cleaned = " ".join(str(value).split())
         if len(cleaned) > max_len:
             raise RuleBroken("too_long", f"at most {max_len} characters")
+        _printable(cleaned)
         return cleaned or None
 
     return rule
@@ -60,7 +68,7 @@ def text(max_len: int) -> Callable[[Any], str | None]:
 
 def email(value: str) -> str:
     cleaned = value.strip().lower()
-    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned) or _CONTROL.search(cleaned):
         raise RuleBroken("invalid_email", f"{value!r} is not an email address")
     return cleaned
 
@@ -86,6 +94,7 @@ def tag(value: str) -> str:
     cleaned = " ".join(value.split()).lower()
     if not 1 <= len(cleaned) <= 64:
         raise RuleBroken("invalid_tag", "a tag is 1 to 64 characters")
+    _printable(cleaned)
     return cleaned
 
 
@@ -115,9 +124,22 @@ def custom_value(key: str, value: Any) -> JsonScalar:
         raise RuleBroken("invalid_key", "keys are snake_case: a-z, 0-9, _; 64 at most", f"/{key}")
     if isinstance(value, str) and len(value) > MAX_CUSTOM_TEXT:
         raise RuleBroken("too_long", f"at most {MAX_CUSTOM_TEXT} characters", f"/{key}")
+    if isinstance(value, str) and "\x00" in value:
+        raise RuleBroken("invalid_character", "NUL characters are not allowed", f"/{key}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RuleBroken("out_of_range", "a finite number (JSON has no NaN or Infinity)", f"/{key}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        raise RuleBroken(
+            "out_of_range", f"integers are at most {MAX_SAFE_INTEGER} in magnitude", f"/{key}"
+        )
     if value is None or isinstance(value, str | bool | int | float):
         return value
     raise RuleBroken("not_a_scalar", "a string, number, boolean or null", f"/{key}")
+
+
+def _printable(value: str) -> None:
+    if _CONTROL.search(value):
+        raise RuleBroken("invalid_character", "control characters are not allowed")
 
 
 def _unique_list(values: Any, limit: int, rule: Callable[[str], str]) -> tuple[str, ...]:

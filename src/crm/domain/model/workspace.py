@@ -46,9 +46,10 @@ class Workspace:
     @staticmethod
     def validate_name(raw: str) -> str:
         name = " ".join(raw.split())
-        if not name or len(name) > WORKSPACE_NAME_MAX:
+        control = any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+        if not name or len(name) > WORKSPACE_NAME_MAX or control:
             raise InvalidInput(
-                "A workspace name is 1 to 120 characters.",
+                "A workspace name is 1 to 120 printable characters.",
                 errors=(FieldError("/name", "invalid_length", "1 to 120 characters"),),
             )
         return name
