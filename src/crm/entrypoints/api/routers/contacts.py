@@ -17,6 +17,38 @@ from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.schemas import contacts as s
 from crm.entrypoints.api.serialize import contact_response, page_response
 
+_ID = "$response.body#/id"
+ETAG = {
+    "ETag": {
+        "description": 'The version as an entity tag, e.g. `"3"`; send it back in `If-Match`',
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+READ = {"description": "The contact", "headers": ETAG}
+# OpenAPI links: what to call next with the new contact (SDK docs, stateful fuzzing).
+CREATED = {
+    "description": "Created; `Location` names it and `ETag` carries its version",
+    "headers": {
+        **ETAG,
+        "Location": {
+            "description": "The new contact's URL",
+            "required": True,
+            "schema": {"type": "string"},
+        },
+    },
+    "links": {
+        "getContact": {"operationId": "getContact", "parameters": {"contact_id": _ID}},
+        "updateContact": {
+            "operationId": "updateContact",
+            "parameters": {"contact_id": _ID, "header.If-Match": "$response.header.ETag"},
+        },
+        "deleteContact": {
+            "operationId": "deleteContact",
+            "parameters": {"contact_id": _ID, "header.If-Match": "$response.header.ETag"},
+        },
+    },
+}
 IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')]
 
 
@@ -30,7 +62,7 @@ def build(c: Container) -> APIRouter:
         operation_id="createContact",
         summary="Create a contact",
         description=c.create_contact.__doc__,
-        responses=problems(400, 409, 413, 415, 422),
+        responses={**problems(400, 409, 413, 415, 422), 201: CREATED},
     )
     async def create_contact(body: s.ContactCreate, request: Request) -> Response:
         cmd = CreateContactCommand(principal(request), body.model_dump())
@@ -61,7 +93,7 @@ def build(c: Container) -> APIRouter:
         operation_id="getContact",
         summary="Get a contact",
         description=c.get_contact.__doc__,
-        responses=problems(404, 422),
+        responses={**problems(404, 422), 200: READ},
     )
     async def get_contact(contact_id: UUID, request: Request) -> Response:
         return contact_response(await c.get_contact.execute(principal(request), contact_id))
@@ -72,7 +104,7 @@ def build(c: Container) -> APIRouter:
         operation_id="updateContact",
         summary="Update a contact",
         description=c.update_contact.__doc__,
-        responses=problems(400, 404, 409, 412, 413, 415, 422),
+        responses={**problems(400, 404, 409, 412, 413, 415, 422), 200: READ},
     )
     async def update_contact(
         contact_id: UUID, body: s.ContactUpdate, request: Request, if_match: IfMatch = None
