@@ -60,13 +60,13 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     for router in (contacts.build(container), health.build(container)):
         app.router.routes.extend(router.routes)
     docs.install(app)
-    # Inside the gateway, which authenticates first: keys are scoped to the credential.
-    app.add_middleware(Idempotency, store=container.idempotency)
     app.add_middleware(
         Gateway,
         auth=PrincipalCache(container.authenticate.execute, settings.auth_cache_ttl_seconds),
         limiter=container.rate_limiter,
         max_body_bytes=settings.max_body_bytes,
+        # Inside the gateway, which authenticates first: keys are scoped to the credential.
+        wrap_posts=lambda inner: Idempotency(inner, store=container.idempotency),
     )
     if settings.cors_origins:
         app.add_middleware(Cors, origins=settings.cors_origins)
