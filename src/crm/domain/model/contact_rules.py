@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from crm.domain.model.text import has_control_characters
+
 JsonScalar = str | int | float | bool | None
 
 MAX_EMAILS = 10
@@ -22,9 +24,7 @@ _EMAIL = re.compile(
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # Control characters have no place in names, titles or tags (whitespace is collapsed before
-# this check); free text in custom fields keeps tabs and newlines but never NUL, which no
-# PostgreSQL text or jsonb value can hold.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# the check); free text in custom fields keeps tabs and newlines but never NUL.
 # JSON numbers every client reads exactly (JavaScript's safe integers).
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -68,7 +68,7 @@ def text(max_len: int) -> Callable[[Any], str | None]:
 
 def email(value: str) -> str:
     cleaned = value.strip().lower()
-    if len(cleaned) > 254 or not _EMAIL.match(cleaned) or _CONTROL.search(cleaned):
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned) or has_control_characters(cleaned):
         raise RuleBroken("invalid_email", f"{value!r} is not an email address")
     return cleaned
 
@@ -138,7 +138,7 @@ def custom_value(key: str, value: Any) -> JsonScalar:
 
 
 def _printable(value: str) -> None:
-    if _CONTROL.search(value):
+    if has_control_characters(value):
         raise RuleBroken("invalid_character", "control characters are not allowed")
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidInput
+from crm.domain.model.text import has_control_characters
 
 API_KEY_PREFIX = "crm_sk_"
 WORKSPACE_NAME_MAX = 120
@@ -46,8 +47,7 @@ class Workspace:
     @staticmethod
     def validate_name(raw: str) -> str:
         name = " ".join(raw.split())
-        control = any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
-        if not name or len(name) > WORKSPACE_NAME_MAX or control:
+        if not name or len(name) > WORKSPACE_NAME_MAX or has_control_characters(name):
             raise InvalidInput(
                 "A workspace name is 1 to 120 printable characters.",
                 errors=(FieldError("/name", "invalid_length", "1 to 120 characters"),),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers
@@ -10,7 +9,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from crm.entrypoints.api.gateway import SECURITY_HEADERS
+from crm.entrypoints.api.gateway import SECURITY_HEADERS, request_id_from
 from crm.entrypoints.api.problems import PROBLEM_MEDIA_TYPE, REQUEST_ID_KEY, problem_body
 
 ALLOW_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID")
@@ -45,7 +44,7 @@ class Cors(CORSMiddleware):
         if response.status_code != 400:
             return response
         refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
-        request_id = os.urandom(16).hex()
+        request_id = request_id_from(None)
         body = problem_body(
             {REQUEST_ID_KEY: request_id},
             400,

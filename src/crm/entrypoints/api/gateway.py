@@ -59,7 +59,7 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = _request_id(headers.get(b"x-request-id"))
+        request_id = request_id_from(headers.get(b"x-request-id"))
         scope[REQUEST_ID_KEY] = request_id
         request_id_var.set(request_id)
         path = scope["path"]
@@ -149,7 +149,8 @@ def _is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith("/docs/")
 
 
-def _request_id(given: bytes | None) -> str:
+def request_id_from(given: bytes | None) -> str:
+    """The caller's X-Request-ID when it is well formed, else a new one."""
     if given is not None and _REQUEST_ID.match(given):
         return given.decode()
     return os.urandom(16).hex()
