@@ -7,7 +7,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from crm.adapters.firebase.identity import FirebaseIdentityVerifier
+from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
+from crm.adapters.memory.identity import InMemoryIdentityVerifier
+from crm.adapters.memory.mailer import InMemoryMailer
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
@@ -22,17 +26,23 @@ from crm.adapters.redis.health import RedisHealthCheck
 from crm.adapters.redis.rate_limiter import RedisRateLimiter
 from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
+from crm.domain.model.invitation import InvitationTokens
 from crm.domain.model.workspace import ApiKeySecrets
-from crm.domain.use_cases.authenticate import AuthenticateApiKey
+from crm.domain.use_cases import invitations as inv
+from crm.domain.use_cases import manage_api_keys as keys
+from crm.domain.use_cases import members as mem
+from crm.domain.use_cases.authenticate import Authenticate
 from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.delete_contact import DeleteContact
 from crm.domain.use_cases.get_contact import GetContact
 from crm.domain.use_cases.list_contacts import ListContacts
-from crm.domain.use_cases.manage_api_keys import CreateApiKey, RevokeApiKey
 from crm.domain.use_cases.update_contact import UpdateContact
+from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
 from crm.ports.health import HealthCheck
 from crm.ports.idempotency import IdempotencyStore
+from crm.ports.identity import IdentityVerifier
+from crm.ports.mailer import Mailer
 from crm.ports.rate_limiter import RateLimiter
 from crm.ports.repositories import ApiKeyReader, ContactReader
 from crm.ports.system import Clock, IdGenerator
@@ -48,10 +58,27 @@ class Container:
     """Every use case the entrypoints may call, plus the lifecycle of the resources behind them."""
 
     settings: Settings
+    clock: Clock
+    identity: IdentityVerifier
+    mailer: Mailer
     create_workspace: CreateWorkspace
-    create_api_key: CreateApiKey
-    revoke_api_key: RevokeApiKey
-    authenticate: AuthenticateApiKey
+    list_workspaces: ListMyWorkspaces
+    get_workspace: GetWorkspace
+    list_members: mem.ListMembers
+    get_member: mem.GetMember
+    change_member_role: mem.ChangeMemberRole
+    remove_member: mem.RemoveMember
+    invite_member: inv.InviteMember
+    list_invitations: inv.ListInvitations
+    get_invitation: inv.GetInvitation
+    resend_invitation: inv.ResendInvitation
+    revoke_invitation: inv.RevokeInvitation
+    accept_invitation: inv.AcceptInvitation
+    create_api_key: keys.CreateApiKey
+    list_api_keys: keys.ListApiKeys
+    get_api_key: keys.GetApiKey
+    revoke_api_key: keys.RevokeApiKey
+    authenticate: Authenticate
     create_contact: CreateContact
     get_contact: GetContact
     list_contacts: ListContacts
@@ -119,29 +146,89 @@ def build_rate_limiter(settings: Settings) -> tuple[RateLimiter, list[HealthChec
     return RedisRateLimiter(client, limit, window), [RedisHealthCheck(client)]
 
 
+def build_identity(settings: Settings, clock: Clock) -> tuple[IdentityVerifier, list[Hook]]:
+    """Firebase when a project is configured; else nobody signs in (API keys only)."""
+    if settings.firebase_project_id is None:
+        return InMemoryIdentityVerifier(clock), []
+    verifier = FirebaseIdentityVerifier(
+        settings.firebase_project_id,
+        clock=clock,
+        emulator_host=settings.firebase_auth_emulator_host,
+        check_revoked=settings.firebase_check_revoked,
+        credentials_file=(
+            None
+            if settings.firebase_credentials_file is None
+            else str(settings.firebase_credentials_file)
+        ),
+    )
+    return verifier, [verifier.close]
+
+
+def build_mailer(settings: Settings) -> tuple[Mailer, list[Hook]]:
+    """Mailchimp Transactional when a key is configured; else mail is logged (development)."""
+    if settings.mailchimp_api_key is None:
+        return InMemoryMailer(log=True), []
+    mailer = MailchimpTransactionalMailer(
+        settings.mailchimp_api_key.get_secret_value(),
+        from_email=settings.mail_from,
+        from_name=settings.mail_from_name,
+        base_url=settings.mailchimp_base_url,
+    )
+    return mailer, [mailer.close]
+
+
 def build(
     settings: Settings,
     *,
     storage: Storage | None = None,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    identity: IdentityVerifier | None = None,
+    mailer: Mailer | None = None,
 ) -> Container:
-    """Wire the real adapters named by `settings`; tests may pass storage, clock or ids."""
+    """Wire the real adapters named by `settings`; tests may pass any of the others."""
     if storage is None:
         if settings.database_url is None:
             raise ValueError("CRM_DATABASE_URL is not set; `crm dev` starts an embedded database.")
         storage = postgres_storage(settings.database_url, settings.database_pool_size)
     clock, ids = clock or SystemClock(), ids or Uuid7Generator()
-    secrets = ApiKeySecrets(settings.secret_key.get_secret_value().encode())
+    closers: list[Hook] = []
+    if identity is None:
+        identity, closers = build_identity(settings, clock)
+    if mailer is None:
+        mailer, mail_closers = build_mailer(settings)
+        closers += mail_closers
+    secret_key = settings.secret_key.get_secret_value().encode()
+    secrets = ApiKeySecrets(secret_key)
+    tokens = InvitationTokens(secret_key)
+    delivery = inv.InvitationDelivery(settings.invitation_url)
     phones = LibPhoneNumbers(settings.default_phone_region)
     limiter, limiter_checks = build_rate_limiter(settings)
     uow = storage.uow
+    sender = (uow, clock, ids, tokens, mailer, delivery)
     return Container(
         settings=settings,
+        clock=clock,
+        identity=identity,
+        mailer=mailer,
         create_workspace=CreateWorkspace(uow, clock, ids, secrets),
-        create_api_key=CreateApiKey(uow, clock, ids, secrets),
-        revoke_api_key=RevokeApiKey(uow, clock),
-        authenticate=AuthenticateApiKey(storage.api_keys, secrets),
+        list_workspaces=ListMyWorkspaces(uow),
+        get_workspace=GetWorkspace(uow),
+        list_members=mem.ListMembers(uow),
+        get_member=mem.GetMember(uow),
+        change_member_role=mem.ChangeMemberRole(uow, clock, ids),
+        remove_member=mem.RemoveMember(uow, clock, ids),
+        invite_member=inv.InviteMember(*sender),
+        list_invitations=inv.ListInvitations(uow),
+        get_invitation=inv.GetInvitation(uow),
+        resend_invitation=inv.ResendInvitation(*sender),
+        revoke_invitation=inv.RevokeInvitation(uow, clock),
+        accept_invitation=inv.AcceptInvitation(uow, clock, ids, tokens),
+        create_api_key=keys.CreateApiKey(uow, clock, ids, secrets),
+        list_api_keys=keys.ListApiKeys(uow),
+        get_api_key=keys.GetApiKey(uow),
+        revoke_api_key=keys.RevokeApiKey(uow, clock),
+        authenticate=Authenticate(storage.api_keys, secrets, identity, uow, clock, ids),
         create_contact=CreateContact(uow, clock, ids, phones),
         get_contact=GetContact(storage.contacts),
         list_contacts=ListContacts(storage.contacts),
@@ -153,7 +240,7 @@ def build(
         ),
         health_checks=storage.health_checks + limiter_checks,
         on_start=list(storage.on_start),
-        on_stop=[*storage.on_stop, limiter.close],
+        on_stop=[*storage.on_stop, limiter.close, *closers],
     )
 
 

@@ -41,9 +41,32 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins browsers may call from"
     )
+    firebase_project_id: str | None = Field(
+        None, description="Firebase project whose ID tokens sign people in; unset = API keys only"
+    )
+    firebase_auth_emulator_host: str | None = Field(
+        None, description="host:port of a Firebase Auth emulator (tests, local runs)"
+    )
+    firebase_credentials_file: Path | None = None
+    firebase_check_revoked: bool = True
+    mailchimp_api_key: SecretStr | None = None
+    mailchimp_base_url: str = "https://mandrillapp.com/api/1.0"
+    mail_from: str = "no-reply@crm.localhost"
+    mail_from_name: str = "CRM"
+    invitation_url: str = Field(
+        "http://localhost:3000/invitations/accept?token={token}",
+        description="The link in invitation emails; `{token}` is replaced by the signed token",
+    )
     default_phone_region: str | None = Field(None, min_length=2, max_length=2)
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("invitation_url")
+    @classmethod
+    def _has_token_placeholder(cls, value: str) -> str:
+        if "{token}" not in value:
+            raise ValueError("CRM_INVITATION_URL must contain {token}.")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -63,4 +86,8 @@ class Settings(BaseSettings):
                 raise ValueError("CRM_SECRET_KEY must be at least 32 characters.")
             if self.database_url is None:
                 raise ValueError("CRM_DATABASE_URL is required in production.")
+            if self.mailchimp_api_key is None:
+                raise ValueError("CRM_MAILCHIMP_API_KEY is required in production (invitations).")
+            if self.firebase_auth_emulator_host is not None:
+                raise ValueError("CRM_FIREBASE_AUTH_EMULATOR_HOST accepts unsigned tokens.")
         return self

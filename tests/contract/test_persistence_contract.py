@@ -22,7 +22,8 @@ from crm.domain.errors import EmailAlreadyInUse, VersionConflict
 from crm.domain.model.contact import Contact
 from crm.domain.model.contact_rules import LifecycleStage
 from crm.domain.model.events import ContactCreated
-from crm.domain.model.workspace import ApiKey, Member, Role, User, Workspace
+from crm.domain.model.permissions import Role, Scope
+from crm.domain.model.workspace import ApiKey, Member, User, Workspace
 from crm.domain.pagination import PageRequest, SortOrder
 from crm.ports.repositories import ApiKeyReader, ContactReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
@@ -168,7 +169,16 @@ class PersistenceContract:
         assert seen == [c.id for c in expected]
 
     async def test_api_keys_by_hash_and_revocation(self, subject: Subject, workspace: UUID) -> None:
-        key = ApiKey(IDS.new_id(), workspace, "ci", "crm_sk_abc", "h" * 64, Role.MEMBER, T0)
+        key = ApiKey(
+            IDS.new_id(),
+            workspace,
+            "ci",
+            "crm_sk_abc",
+            "h" * 64,
+            frozenset({Scope.CONTACTS_READ, Scope.DEALS_WRITE}),
+            T0,
+            expires_at=T0 + timedelta(days=30),
+        )
         async with subject.uow() as uow:
             await uow.api_keys.add(key)
             await uow.commit()
@@ -185,13 +195,14 @@ class PersistenceContract:
         assert not found.is_active
 
     async def test_members(self, subject: Subject, workspace: UUID) -> None:
-        user = User(IDS.new_id(), "rep@x.io", "Rep", T0)
+        user = User(IDS.new_id(), "rep@x.io", "Rep", T0, "firebase-uid-1", True)
         async with subject.uow() as uow:
             await uow.users.add(user)
             await uow.members.add(Member(workspace, user.id, Role.ADMIN, T0))
             await uow.commit()
         async with subject.uow() as uow:
-            assert await uow.users.get_by_email("rep@x.io") == user
+            assert await uow.users.get_by_uid("firebase-uid-1") == user
+            assert await uow.users.get(user.id) == user
             assert (await uow.members.get(workspace, user.id)) == Member(
                 workspace, user.id, Role.ADMIN, T0
             )

@@ -13,7 +13,7 @@ import pytest_asyncio
 from crm.adapters.postgres.engine import create_engine
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.domain.errors import EmailAlreadyInUse, ServiceUnavailable
-from crm.domain.model.workspace import Principal
+from crm.domain.model.permissions import Principal
 from crm.domain.use_cases.create_contact import CreateContactCommand
 from crm.domain.use_cases.update_contact import UpdateContactCommand
 from tests.support.api import Api, closed_port, running_api, settings_for_tests
@@ -29,7 +29,10 @@ async def api(database_url: str, redis_url: str) -> AsyncIterator[Api]:
 
 async def principal(api: Api) -> Principal:
     created = await api.workspace()
-    return await api.container.authenticate.execute(created.secret)
+    assert created.secret is not None
+    caller = await api.container.authenticate.execute(created.secret)
+    assert caller.principal is not None
+    return caller.principal
 
 
 async def test_racing_creates_with_one_email_make_one_contact(

@@ -12,9 +12,11 @@ import httpx
 from fastapi import FastAPI
 
 from crm import bootstrap
+from crm.adapters.memory.mailer import InMemoryMailer
 from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
 from crm.entrypoints.api.app import create_app
 from crm.settings import Environment, Settings
+from tests.support.people import PROJECT_ID, auth_emulator
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 
@@ -29,6 +31,8 @@ def settings_for_tests(
         "secret_key": TEST_SECRET,
         "rate_limit_requests": 10_000,
         "auth_cache_ttl_seconds": 0,
+        "firebase_project_id": PROJECT_ID,
+        "firebase_auth_emulator_host": auth_emulator().host,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -46,6 +50,13 @@ class Api:
     async def key(self, name: str = "Acme") -> dict[str, str]:
         created = await self.workspace(name)
         return {"Authorization": f"Bearer {created.secret}"}
+
+    @property
+    def mailbox(self) -> InMemoryMailer:
+        """The in-memory mailer every email of the test goes to."""
+        mailer = self.container.mailer
+        assert isinstance(mailer, InMemoryMailer)
+        return mailer
 
 
 @asynccontextmanager

@@ -6,14 +6,22 @@ from uuid import uuid4
 import pytest
 
 from crm.adapters.memory.clock import ManualClock
+from crm.adapters.memory.identity import InMemoryIdentityVerifier
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.system.ids import Uuid7Generator
-from crm.domain.errors import ContactNotFound, EmailAlreadyInUse, InvalidInput, VersionConflict
-from crm.domain.model.workspace import ActorKind, ApiKeySecrets, Member, Principal, Role, User
+from crm.domain.errors import (
+    ApiKeyRevoked,
+    ContactNotFound,
+    EmailAlreadyInUse,
+    InvalidInput,
+    VersionConflict,
+)
+from crm.domain.model.permissions import ActorKind, Principal, Role, Scope
+from crm.domain.model.workspace import ApiKeySecrets, Member, User
 from crm.domain.pagination import PageRequest
-from crm.domain.use_cases.authenticate import AuthenticateApiKey, InvalidCredentials
+from crm.domain.use_cases.authenticate import Authenticate, InvalidCredentials
 from crm.domain.use_cases.create_contact import CreateContact, CreateContactCommand
 from crm.domain.use_cases.create_workspace import CreateWorkspace, CreateWorkspaceCommand
 from crm.domain.use_cases.delete_contact import DeleteContact, DeleteContactCommand
@@ -39,10 +47,13 @@ class World:
         self.list = ListContacts(InMemoryContactReader(self.store))
         self.create_workspace = CreateWorkspace(uow, self.clock, ids, self.secrets)
         self.revoke = RevokeApiKey(uow, self.clock)
-        self.authenticate = AuthenticateApiKey(InMemoryApiKeyReader(self.store), self.secrets)
+        self.identity = InMemoryIdentityVerifier(self.clock)
+        self.authenticate = Authenticate(
+            InMemoryApiKeyReader(self.store), self.secrets, self.identity, uow, self.clock, ids
+        )
 
     def principal(self) -> Principal:
-        return Principal(uuid4(), uuid4(), ActorKind.API_KEY, Role.ADMIN)
+        return Principal(uuid4(), uuid4(), ActorKind.API_KEY, scopes=frozenset({Scope.ADMIN}))
 
     async def contact(self, who: Principal, **fields: Any) -> Any:
         return await self.create.execute(CreateContactCommand(who, fields))
@@ -171,12 +182,15 @@ async def test_pages_walk_every_contact_once_newest_first(world: World) -> None:
 async def test_api_keys_authenticate_until_revoked(world: World) -> None:
     created = await world.create_workspace.execute(CreateWorkspaceCommand("  Acme   Corp "))
     assert created.workspace.name == "Acme Corp"
+    assert created.secret is not None
+    assert created.api_key is not None
     assert created.secret.startswith("crm_sk_")
     assert created.api_key.secret_hash != created.secret
-    principal = await world.authenticate.execute(created.secret)
+    principal = (await world.authenticate.execute(created.secret)).principal
+    assert principal is not None
     assert principal.workspace_id == created.workspace.id
     await world.revoke.execute(RevokeApiKeyCommand(created.workspace.id, created.api_key.id))
-    with pytest.raises(InvalidCredentials):
+    with pytest.raises(ApiKeyRevoked):
         await world.authenticate.execute(created.secret)
     with pytest.raises(InvalidCredentials):
         await world.authenticate.execute("crm_sk_" + "x" * 40)

@@ -121,3 +121,36 @@ class PortError(Exception):
 
 class ServiceUnavailable(PortError):
     """The failure is transient: retrying later may succeed."""
+
+
+class DeliveryRejected(PortError):
+    """The provider refused the message for good (invalid or rejected recipient, bad key)."""
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    title = "Member not found"
+
+
+class LastOwner(Conflict):
+    """A workspace always keeps at least one owner."""
+
+    code = "last_owner"
+    title = "The workspace's last owner cannot be removed or demoted"
+
+
+class WorkspaceRequired(InvalidInput):
+    """A person's request to workspace data names no workspace (or a malformed one)."""
+
+    code = "workspace_required"
+    title = "Name the workspace with X-Workspace-ID"
+
+
+class ApiKeyRevoked(Unauthenticated):
+    code = "api_key_revoked"
+    title = "The API key has been revoked"
+
+
+class ApiKeyExpired(Unauthenticated):
+    code = "api_key_expired"
+    title = "The API key has expired"

@@ -16,7 +16,7 @@ import uvicorn
 
 from crm import bootstrap
 from crm.domain.errors import DomainError
-from crm.domain.model.workspace import Role
+from crm.domain.model.permissions import Scope
 from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
 from crm.domain.use_cases.manage_api_keys import CreateApiKeyCommand, RevokeApiKeyCommand
 from crm.entrypoints.api import logs
@@ -188,11 +188,15 @@ def workspace_create(
 def apikey_create(
     workspace: Annotated[UUID, typer.Option(help="Workspace id")],
     name: Annotated[str, typer.Option(help="What the key is for")] = "default",
-    role: Annotated[Role, typer.Option(help="Role the key acts with")] = Role.ADMIN,
+    scope: Annotated[
+        list[Scope] | None,
+        typer.Option(help="A scope the key carries (repeat it); default: admin"),
+    ] = None,
 ) -> None:
     """Mint another API key for a workspace (shown once)."""
+    scopes = frozenset(scope or [Scope.ADMIN])
     key, secret = _run(
-        lambda c: c.create_api_key.execute(CreateApiKeyCommand(workspace, name, role))
+        lambda c: c.create_api_key.execute(CreateApiKeyCommand(workspace, name, scopes))
     )
     typer.echo(f"api_key_id: {key.id}\napi_key: {secret}")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from crm.domain.model.contact import Contact
 from crm.domain.model.events import DomainEvent
-from crm.domain.model.workspace import ApiKey, Member, User, Workspace
+from crm.domain.model.invitation import Invitation
+from crm.domain.model.workspace import ApiKey, Member, Membership, MemberView, User, Workspace
 from crm.domain.pagination import Page, PageRequest
 
 
@@ -17,17 +19,37 @@ class WorkspaceRepository(Protocol):
 
     async def get(self, workspace_id: UUID) -> Workspace | None: ...
 
+    async def lock(self, workspace_id: UUID) -> Workspace | None:
+        """Load and lock the workspace row: membership changes take turns behind it."""
+
 
 class UserRepository(Protocol):
-    async def add(self, user: User) -> None: ...
+    async def add(self, user: User) -> None:
+        """Insert; raises AlreadyExists when the identity provider's uid is already known."""
 
-    async def get_by_email(self, email: str) -> User | None: ...
+    async def get(self, user_id: UUID) -> User | None: ...
+
+    async def get_by_uid(self, firebase_uid: str) -> User | None: ...
+
+    async def save(self, user: User) -> None: ...
 
 
 class MemberRepository(Protocol):
     async def add(self, member: Member) -> None: ...
 
     async def get(self, workspace_id: UUID, user_id: UUID) -> Member | None: ...
+
+    async def save(self, member: Member) -> None: ...
+
+    async def remove(self, member: Member) -> None: ...
+
+    async def count_owners(self, workspace_id: UUID) -> int: ...
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[MemberView]:
+        """Members with their profiles, oldest membership first."""
+
+    async def list_for_user(self, user_id: UUID, page: PageRequest) -> Page[Membership]:
+        """The workspaces a person belongs to, with their role, oldest first."""
 
 
 class ApiKeyRepository(Protocol):
@@ -36,6 +58,21 @@ class ApiKeyRepository(Protocol):
     async def get(self, workspace_id: UUID, key_id: UUID) -> ApiKey | None: ...
 
     async def save(self, key: ApiKey) -> None: ...
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[ApiKey]: ...
+
+
+class InvitationRepository(Protocol):
+    async def add(self, invitation: Invitation) -> None: ...
+
+    async def get(self, workspace_id: UUID, invitation_id: UUID) -> Invitation | None: ...
+
+    async def find(self, invitation_id: UUID) -> Invitation | None:
+        """By id alone: accepting comes from someone who is not yet in the workspace."""
+
+    async def save(self, invitation: Invitation) -> None: ...
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Invitation]: ...
 
 
 class ContactRepository(Protocol):
@@ -66,3 +103,6 @@ class ContactReader(Protocol):
 
 class ApiKeyReader(Protocol):
     async def find_by_hash(self, secret_hash: str) -> ApiKey | None: ...
+
+    async def touch(self, key_id: UUID, at: datetime) -> None:
+        """Record use; callers do it at most once a minute per key, never per request."""

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
+    InvitationRepository,
     MemberRepository,
     Outbox,
     UserRepository,
@@ -20,6 +21,7 @@ class UnitOfWork(Protocol):
     users: UserRepository
     members: MemberRepository
     api_keys: ApiKeyRepository
+    invitations: InvitationRepository
     contacts: ContactRepository
     outbox: Outbox
 

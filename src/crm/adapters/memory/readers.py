@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from uuid import UUID
 
 from crm.adapters.memory.store import MemoryStore
@@ -47,3 +48,8 @@ class InMemoryApiKeyReader:
     async def find_by_hash(self, secret_hash: str) -> ApiKey | None:
         found = (k for k in self._store.state.api_keys.values() if k.secret_hash == secret_hash)
         return copy.copy(next(found, None))
+
+    async def touch(self, key_id: UUID, at: datetime) -> None:
+        key = self._store.state.api_keys.get(key_id)
+        if key is not None and key.revoked_at is None:
+            key.last_used_at = at

@@ -10,7 +10,6 @@ from uuid import UUID
 from crm.domain.errors import EmailAlreadyInUse, VersionConflict
 from crm.domain.model.contact import Contact
 from crm.domain.model.events import DomainEvent
-from crm.domain.model.workspace import ApiKey, Member, User, Workspace
 
 if TYPE_CHECKING:
     from crm.adapters.memory.store import MemoryState
@@ -19,43 +18,6 @@ if TYPE_CHECKING:
 class _Repository:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
-
-
-class InMemoryWorkspaceRepository(_Repository):
-    async def add(self, workspace: Workspace) -> None:
-        self._s.workspaces[workspace.id] = copy.copy(workspace)
-
-    async def get(self, workspace_id: UUID) -> Workspace | None:
-        return copy.copy(self._s.workspaces.get(workspace_id))
-
-
-class InMemoryUserRepository(_Repository):
-    async def add(self, user: User) -> None:
-        self._s.users[user.id] = copy.copy(user)
-
-    async def get_by_email(self, email: str) -> User | None:
-        found = (u for u in self._s.users.values() if u.email == email)
-        return copy.copy(next(found, None))
-
-
-class InMemoryMemberRepository(_Repository):
-    async def add(self, member: Member) -> None:
-        self._s.members[(member.workspace_id, member.user_id)] = copy.copy(member)
-
-    async def get(self, workspace_id: UUID, user_id: UUID) -> Member | None:
-        return copy.copy(self._s.members.get((workspace_id, user_id)))
-
-
-class InMemoryApiKeyRepository(_Repository):
-    async def add(self, key: ApiKey) -> None:
-        self._s.api_keys[key.id] = copy.copy(key)
-
-    async def get(self, workspace_id: UUID, key_id: UUID) -> ApiKey | None:
-        key = self._s.api_keys.get(key_id)
-        return copy.copy(key) if key and key.workspace_id == workspace_id else None
-
-    async def save(self, key: ApiKey) -> None:
-        self._s.api_keys[key.id] = copy.copy(key)
 
 
 class InMemoryContactRepository(_Repository):

@@ -9,13 +9,16 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from crm.adapters.memory import people
 from crm.adapters.memory import repositories as repos
 from crm.domain.model.contact import Contact
 from crm.domain.model.events import DomainEvent
+from crm.domain.model.invitation import Invitation
 from crm.domain.model.workspace import ApiKey, Member, User, Workspace
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
+    InvitationRepository,
     MemberRepository,
     Outbox,
     UserRepository,
@@ -29,6 +32,7 @@ class MemoryState:
     users: dict[UUID, User] = field(default_factory=dict)
     members: dict[tuple[UUID, UUID], Member] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
+    invitations: dict[UUID, Invitation] = field(default_factory=dict)
     contacts: dict[UUID, Contact] = field(default_factory=dict)
     contact_emails: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     outbox: list[DomainEvent] = field(default_factory=list)
@@ -51,10 +55,11 @@ class InMemoryUnitOfWork:
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
         self._state = copy.deepcopy(self._store.state)
-        self.workspaces: WorkspaceRepository = repos.InMemoryWorkspaceRepository(self._state)
-        self.users: UserRepository = repos.InMemoryUserRepository(self._state)
-        self.members: MemberRepository = repos.InMemoryMemberRepository(self._state)
-        self.api_keys: ApiKeyRepository = repos.InMemoryApiKeyRepository(self._state)
+        self.workspaces: WorkspaceRepository = people.InMemoryWorkspaceRepository(self._state)
+        self.users: UserRepository = people.InMemoryUserRepository(self._state)
+        self.members: MemberRepository = people.InMemoryMemberRepository(self._state)
+        self.api_keys: ApiKeyRepository = people.InMemoryApiKeyRepository(self._state)
+        self.invitations: InvitationRepository = people.InMemoryInvitationRepository(self._state)
         self.contacts: ContactRepository = repos.InMemoryContactRepository(self._state)
         self.outbox: Outbox = repos.InMemoryOutbox(self._state)
         return self

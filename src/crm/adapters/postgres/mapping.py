@@ -7,7 +7,9 @@ from typing import Any, Protocol
 from crm.domain.model.contact import Contact
 from crm.domain.model.contact_rules import LifecycleStage
 from crm.domain.model.events import DomainEvent
-from crm.domain.model.workspace import ApiKey, Role
+from crm.domain.model.invitation import Invitation
+from crm.domain.model.permissions import Role, Scope
+from crm.domain.model.workspace import ApiKey, User
 
 
 class Row(Protocol):
@@ -20,7 +22,10 @@ CONTACT_COLUMNS = (
     "id, workspace_id, display_name, first_name, last_name, emails, phones, job_title, "
     "company_name, owner_id, tags, lifecycle_stage, custom_fields, created_at, updated_at, version"
 )
-API_KEY_COLUMNS = "id, workspace_id, name, prefix, secret_hash, role, created_at, revoked_at"
+API_KEY_COLUMNS = (
+    "id, workspace_id, name, prefix, secret_hash, scopes, created_at, expires_at, last_used_at, "
+    "revoked_at, created_by"
+)
 
 
 def contact_to_domain(row: Row) -> Contact:
@@ -72,10 +77,80 @@ def api_key_to_domain(row: Row) -> ApiKey:
         name=row["name"],
         prefix=row["prefix"],
         secret_hash=row["secret_hash"],
-        role=Role(row["role"]),
+        scopes=frozenset(Scope(s) for s in row["scopes"]),
         created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+        created_by=row["created_by"],
     )
+
+
+def api_key_to_row(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "workspace_id": key.workspace_id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "secret_hash": key.secret_hash,
+        "scopes": sorted(key.scopes),
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "last_used_at": key.last_used_at,
+        "revoked_at": key.revoked_at,
+        "created_by": key.created_by,
+    }
+
+
+def user_to_domain(row: Row) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        created_at=row["created_at"],
+        firebase_uid=row["firebase_uid"],
+        email_verified=row["email_verified"],
+        picture_url=row["picture_url"],
+    )
+
+
+def user_to_row(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "firebase_uid": user.firebase_uid,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "display_name": user.display_name,
+        "picture_url": user.picture_url,
+        "created_at": user.created_at,
+    }
+
+
+def invitation_to_domain(row: Row) -> Invitation:
+    fields = {name: row[name] for name in _INVITATION_FIELDS}
+    return Invitation(**fields, role=Role(row["role"]))
+
+
+def invitation_to_row(invitation: Invitation) -> dict[str, Any]:
+    fields = {name: getattr(invitation, name) for name in _INVITATION_FIELDS}
+    return {**fields, "role": invitation.role.value}
+
+
+_INVITATION_FIELDS = (
+    "id",
+    "workspace_id",
+    "email",
+    "invited_by",
+    "nonce_hash",
+    "created_at",
+    "expires_at",
+    "accepted_at",
+    "accepted_by",
+    "revoked_at",
+    "sent_at",
+    "send_attempts",
+    "last_send_error",
+)
 
 
 def event_to_row(event: DomainEvent) -> dict[str, Any]:

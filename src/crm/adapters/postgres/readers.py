@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +38,7 @@ _LIST = {
     for keyset in (False, True)
 }
 _API_KEY_BY_HASH = f"SELECT {API_KEY_COLUMNS} FROM api_key WHERE secret_hash = $1"  # noqa: S608
+_TOUCH_API_KEY = "UPDATE api_key SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -136,3 +138,6 @@ class AsyncpgApiKeyReader:
     async def find_by_hash(self, secret_hash: str) -> ApiKey | None:
         row = await self._pool.fetchrow(_API_KEY_BY_HASH, secret_hash)
         return api_key_to_domain(row) if row else None
+
+    async def touch(self, key_id: UUID, at: datetime) -> None:
+        await self._pool.fetch(_TOUCH_API_KEY, key_id, at)

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.adapters.postgres import tables as t
 from crm.adapters.postgres.mapping import (
-    api_key_to_domain,
     contact_to_domain,
     contact_to_row,
     event_to_row,
@@ -19,90 +18,11 @@ from crm.adapters.postgres.mapping import (
 from crm.domain.errors import EmailAlreadyInUse, VersionConflict
 from crm.domain.model.contact import Contact
 from crm.domain.model.events import DomainEvent
-from crm.domain.model.workspace import ApiKey, Member, Role, User, Workspace
 
 
 class _Repository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
-
-
-class SqlWorkspaceRepository(_Repository):
-    async def add(self, workspace: Workspace) -> None:
-        await self._conn.execute(
-            insert(t.workspace).values(
-                id=workspace.id, name=workspace.name, created_at=workspace.created_at
-            )
-        )
-
-    async def get(self, workspace_id: UUID) -> Workspace | None:
-        row = (
-            await self._conn.execute(select(t.workspace).where(t.workspace.c.id == workspace_id))
-        ).one_or_none()
-        return Workspace(row.id, row.name, row.created_at) if row else None
-
-
-class SqlUserRepository(_Repository):
-    async def add(self, user: User) -> None:
-        await self._conn.execute(
-            insert(t.user_account).values(
-                id=user.id,
-                email=user.email,
-                display_name=user.display_name,
-                created_at=user.created_at,
-            )
-        )
-
-    async def get_by_email(self, email: str) -> User | None:
-        query = select(t.user_account).where(t.user_account.c.email == email)
-        row = (await self._conn.execute(query)).one_or_none()
-        return User(row.id, row.email, row.display_name, row.created_at) if row else None
-
-
-class SqlMemberRepository(_Repository):
-    async def add(self, member: Member) -> None:
-        await self._conn.execute(
-            insert(t.member).values(
-                workspace_id=member.workspace_id,
-                user_id=member.user_id,
-                role=member.role.value,
-                created_at=member.created_at,
-            )
-        )
-
-    async def get(self, workspace_id: UUID, user_id: UUID) -> Member | None:
-        m = t.member.c
-        query = select(t.member).where(m.workspace_id == workspace_id, m.user_id == user_id)
-        row = (await self._conn.execute(query)).one_or_none()
-        return (
-            Member(row.workspace_id, row.user_id, Role(row.role), row.created_at) if row else None
-        )
-
-
-class SqlApiKeyRepository(_Repository):
-    async def add(self, key: ApiKey) -> None:
-        await self._conn.execute(
-            insert(t.api_key).values(
-                id=key.id,
-                workspace_id=key.workspace_id,
-                name=key.name,
-                prefix=key.prefix,
-                secret_hash=key.secret_hash,
-                role=key.role.value,
-                created_at=key.created_at,
-                revoked_at=key.revoked_at,
-            )
-        )
-
-    async def get(self, workspace_id: UUID, key_id: UUID) -> ApiKey | None:
-        k = t.api_key.c
-        query = select(t.api_key).where(k.workspace_id == workspace_id, k.id == key_id)
-        row = (await self._conn.execute(query)).mappings().one_or_none()
-        return api_key_to_domain(row) if row else None
-
-    async def save(self, key: ApiKey) -> None:
-        query = update(t.api_key).where(t.api_key.c.id == key.id)
-        await self._conn.execute(query.values(name=key.name, revoked_at=key.revoked_at))
 
 
 _c, _e = t.contact.c, t.contact_email.c

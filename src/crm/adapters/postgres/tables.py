@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -52,8 +53,11 @@ user_account = Table(
     "user_account",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("email", Text, nullable=False, unique=True),
+    Column("firebase_uid", Text, unique=True),
+    Column("email", Text),
+    Column("email_verified", Boolean, nullable=False, server_default=text("false")),
     Column("display_name", Text),
+    Column("picture_url", Text),
     _ts("created_at"),
 )
 
@@ -66,6 +70,7 @@ member = Table(
     _ts("created_at"),
     PrimaryKeyConstraint("workspace_id", "user_id"),
     CheckConstraint(_ROLES, name="role"),
+    Index("ix_member_user_id", "user_id"),
 )
 
 api_key = Table(
@@ -82,10 +87,47 @@ api_key = Table(
     Column("name", Text, nullable=False),
     Column("prefix", Text, nullable=False),
     Column("secret_hash", Text, nullable=False, unique=True),
-    Column("role", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
     _ts("created_at"),
+    _ts("expires_at", nullable=True),
+    _ts("last_used_at", nullable=True),
     _ts("revoked_at", nullable=True),
+    Column("created_by", UUID(as_uuid=True)),
+    CheckConstraint("cardinality(scopes) > 0", name="scopes_not_empty"),
+)
+
+invitation = Table(
+    "invitation",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "workspace_id",
+        UUID(as_uuid=True),
+        ForeignKey("workspace.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("email", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("invited_by", UUID(as_uuid=True), nullable=False),
+    Column("nonce_hash", Text, nullable=False),
+    _ts("created_at"),
+    _ts("expires_at"),
+    _ts("accepted_at", nullable=True),
+    Column("accepted_by", UUID(as_uuid=True), ForeignKey("user_account.id", ondelete="SET NULL")),
+    _ts("revoked_at", nullable=True),
+    _ts("sent_at", nullable=True),
+    Column("send_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_send_error", Text),
     CheckConstraint(_ROLES, name="role"),
+    Index("ix_invitation_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+    # One open invitation per address and workspace: a second is a resend, not a new one.
+    Index(
+        "uq_invitation_open_email",
+        "workspace_id",
+        "email",
+        unique=True,
+        postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
+    ),
 )
 
 contact = Table(
@@ -155,12 +197,9 @@ outbox_event = Table(
 idempotency_key = Table(
     "idempotency_key",
     metadata,
-    Column(
-        "workspace_id",
-        UUID(as_uuid=True),
-        ForeignKey("workspace.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    # No foreign key: a person acting outside any workspace keeps keys under the nil UUID.
+    # Keys of a deleted workspace go with the daily purge.
+    Column("workspace_id", UUID(as_uuid=True), nullable=False),
     Column("credential_id", UUID(as_uuid=True), nullable=False),
     Column("key", Text, nullable=False),
     Column("fingerprint", LargeBinary, nullable=False),

@@ -9,11 +9,13 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.errors import unavailable_as_port_error
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
+    InvitationRepository,
     MemberRepository,
     Outbox,
     UserRepository,
@@ -56,10 +58,11 @@ class SqlAlchemyUnitOfWork:
         return self._repositories()
 
     def _repositories(self) -> Self:
-        self.workspaces: WorkspaceRepository = repos.SqlWorkspaceRepository(self._conn)
-        self.users: UserRepository = repos.SqlUserRepository(self._conn)
-        self.members: MemberRepository = repos.SqlMemberRepository(self._conn)
-        self.api_keys: ApiKeyRepository = repos.SqlApiKeyRepository(self._conn)
+        self.workspaces: WorkspaceRepository = people.SqlWorkspaceRepository(self._conn)
+        self.users: UserRepository = people.SqlUserRepository(self._conn)
+        self.members: MemberRepository = people.SqlMemberRepository(self._conn)
+        self.api_keys: ApiKeyRepository = people.SqlApiKeyRepository(self._conn)
+        self.invitations: InvitationRepository = people.SqlInvitationRepository(self._conn)
         self.contacts: ContactRepository = repos.SqlContactRepository(self._conn)
         self.outbox: Outbox = repos.SqlOutbox(self._conn)
         return self

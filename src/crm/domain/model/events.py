@@ -39,3 +39,29 @@ class ContactUpdated(DomainEvent):
 class ContactDeleted(DomainEvent):
     topic: ClassVar[str] = "contact.deleted"
     aggregate_type: ClassVar[str] = "contact"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberJoined(DomainEvent):
+    topic: ClassVar[str] = "member.joined"
+    aggregate_type: ClassVar[str] = "member"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberRoleChanged(DomainEvent):
+    topic: ClassVar[str] = "member.role_changed"
+    aggregate_type: ClassVar[str] = "member"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberRemoved(DomainEvent):
+    topic: ClassVar[str] = "member.removed"
+    aggregate_type: ClassVar[str] = "member"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvitationCreated(DomainEvent):
+    """The worker (re)sends the email from this when the request's own send failed."""
+
+    topic: ClassVar[str] = "invitation.created"
+    aggregate_type: ClassVar[str] = "invitation"

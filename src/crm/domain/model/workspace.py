@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import secrets
@@ -11,31 +10,24 @@ from datetime import datetime
 from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidInput
+from crm.domain.model.identity import VerifiedIdentity
+from crm.domain.model.permissions import ActorKind, Principal, Role, Scope
 from crm.domain.model.text import has_control_characters
 
 API_KEY_PREFIX = "crm_sk_"
 WORKSPACE_NAME_MAX = 120
+KEY_NAME_MAX = 100
 
 
-class Role(enum.StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-
-
-class ActorKind(enum.StrEnum):
-    USER = "user"
-    API_KEY = "api_key"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the workspace every query is scoped to, the actor and its role."""
-
-    workspace_id: UUID
-    actor_id: UUID
-    actor_kind: ActorKind
-    role: Role
+def _name(raw: str, what: str, longest: int) -> str:
+    """Whitespace collapsed; 1 to `longest` printable characters."""
+    name = " ".join(raw.split())
+    if not name or len(name) > longest or has_control_characters(name):
+        raise InvalidInput(
+            f"{what} name is 1 to {longest} printable characters.",
+            errors=(FieldError("/name", "invalid_length", f"1 to {longest} characters"),),
+        )
+    return name
 
 
 @dataclass(slots=True)
@@ -46,21 +38,28 @@ class Workspace:
 
     @staticmethod
     def validate_name(raw: str) -> str:
-        name = " ".join(raw.split())
-        if not name or len(name) > WORKSPACE_NAME_MAX or has_control_characters(name):
-            raise InvalidInput(
-                "A workspace name is 1 to 120 printable characters.",
-                errors=(FieldError("/name", "invalid_length", "1 to 120 characters"),),
-            )
-        return name
+        return _name(raw, "A workspace", WORKSPACE_NAME_MAX)
 
 
 @dataclass(slots=True)
 class User:
+    """A person, known by the identity provider's uid; created at first sign-in."""
+
     id: UUID
-    email: str
+    email: str | None
     display_name: str | None
     created_at: datetime
+    firebase_uid: str | None = None
+    email_verified: bool = False
+    picture_url: str | None = None
+
+    def refresh(self, identity: VerifiedIdentity) -> bool:
+        """Take the provider's current profile; True when something changed."""
+        fresh = (identity.email, identity.email_verified, identity.name, identity.picture)
+        if fresh == (self.email, self.email_verified, self.display_name, self.picture_url):
+            return False
+        self.email, self.email_verified, self.display_name, self.picture_url = fresh
+        return True
 
 
 @dataclass(slots=True)
@@ -70,30 +69,63 @@ class Member:
     role: Role
     created_at: datetime
 
+    def principal(self) -> Principal:
+        return Principal(self.workspace_id, self.user_id, ActorKind.USER, role=self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """A member as listed: the membership and the person's profile."""
+
+    member: Member
+    email: str | None
+    display_name: str | None
+    picture_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One of a person's workspaces, with the role they hold in it."""
+
+    workspace: Workspace
+    role: Role | None
+    """None when an API key (which has scopes, not a role) reads its own workspace."""
+    joined_at: datetime
+
 
 @dataclass(slots=True)
 class ApiKey:
-    """A workspace credential. Only a keyed hash of the secret is ever stored."""
+    """A workspace credential with scopes. Only a keyed hash of the secret is ever stored."""
 
     id: UUID
     workspace_id: UUID
     name: str
     prefix: str
     secret_hash: str
-    role: Role
+    scopes: frozenset[Scope]
     created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    created_by: UUID | None = None
 
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     def revoke(self, at: datetime) -> None:
         if self.revoked_at is None:
             self.revoked_at = at
 
     def principal(self) -> Principal:
-        return Principal(self.workspace_id, self.id, ActorKind.API_KEY, self.role)
+        return Principal(self.workspace_id, self.id, ActorKind.API_KEY, scopes=self.scopes)
+
+    @staticmethod
+    def validate_name(raw: str) -> str:
+        return _name(raw, "An API key", KEY_NAME_MAX)
 
 
 class ApiKeySecrets:

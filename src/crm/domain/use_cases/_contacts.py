@@ -6,7 +6,7 @@ from uuid import UUID
 
 from crm.domain.errors import ContactNotFound, FieldError, InvalidInput, VersionConflict
 from crm.domain.model.contact import Contact
-from crm.domain.model.workspace import Principal
+from crm.domain.model.permissions import Principal
 from crm.ports.unit_of_work import UnitOfWork
 
 

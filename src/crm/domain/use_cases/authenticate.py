@@ -1,8 +1,26 @@
 from __future__ import annotations
 
-from crm.domain.errors import Unauthenticated
-from crm.domain.model.workspace import ApiKeySecrets, Principal
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from crm.domain.errors import (
+    AlreadyExists,
+    ApiKeyExpired,
+    ApiKeyRevoked,
+    FieldError,
+    Unauthenticated,
+    WorkspaceNotFound,
+    WorkspaceRequired,
+)
+from crm.domain.model.identity import VerifiedIdentity
+from crm.domain.model.permissions import Caller, Person
+from crm.domain.model.workspace import ApiKey, ApiKeySecrets, User
+from crm.ports.identity import IdentityVerifier
 from crm.ports.repositories import ApiKeyReader
+from crm.ports.system import Clock, IdGenerator
+from crm.ports.unit_of_work import UnitOfWorkFactory
+
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 class InvalidCredentials(Unauthenticated):
@@ -10,16 +28,79 @@ class InvalidCredentials(Unauthenticated):
     title = "The credentials are not valid"
 
 
-class AuthenticateApiKey:
-    """Turn a bearer API key into the principal it acts as; unknown or revoked keys fail."""
+class Authenticate:
+    """Turn a bearer token into its caller: an API key acts in its own workspace; a signed-in
+    person (Firebase ID token) acts in the workspace X-Workspace-ID names, if a member there.
+    A person's first sign-in creates their user from the token."""
 
-    def __init__(self, keys: ApiKeyReader, secrets: ApiKeySecrets) -> None:
-        self._keys, self._secrets = keys, secrets
+    def __init__(
+        self,
+        keys: ApiKeyReader,
+        secrets: ApiKeySecrets,
+        identity: IdentityVerifier,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._keys, self._secrets, self._identity = keys, secrets, identity
+        self._uow, self._clock, self._ids = uow, clock, ids
 
-    async def execute(self, token: str) -> Principal:
-        if not ApiKeySecrets.looks_like_key(token):
-            raise InvalidCredentials("The bearer token is not a CRM API key (crm_sk_...).")
+    async def execute(self, token: str, workspace: str | None = None) -> Caller:
+        workspace_id = None if workspace is None else _workspace_id(workspace)
+        if ApiKeySecrets.looks_like_key(token):
+            return await self._api_key(token, workspace_id)
+        return await self._person(await self._identity.verify(token), workspace_id)
+
+    async def _api_key(self, token: str, workspace_id: UUID | None) -> Caller:
         key = await self._keys.find_by_hash(self._secrets.hash(token))
-        if key is None or not key.is_active:
-            raise InvalidCredentials("The API key is unknown or has been revoked.")
-        return key.principal()
+        if key is None:
+            raise InvalidCredentials("The API key is unknown.")
+        now = self._clock.now()
+        _check_usable(key, now)
+        if workspace_id is not None and workspace_id != key.workspace_id:
+            raise WorkspaceNotFound(f"No workspace {workspace_id} for this API key.")
+        if key.last_used_at is None or key.last_used_at <= now - TOUCH_EVERY:
+            await self._keys.touch(key.id, now)
+        return Caller(key.principal(), None)
+
+    async def _person(self, identity: VerifiedIdentity, workspace_id: UUID | None) -> Caller:
+        try:
+            return await self._sign_in(identity, workspace_id)
+        except AlreadyExists:
+            # Two first sign-ins raced; the other one created the user.
+            return await self._sign_in(identity, workspace_id)
+
+    async def _sign_in(self, identity: VerifiedIdentity, workspace_id: UUID | None) -> Caller:
+        async with self._uow() as uow:
+            user = await uow.users.get_by_uid(identity.uid)
+            if user is None:
+                user = User(self._ids.new_id(), None, None, self._clock.now(), identity.uid)
+                user.refresh(identity)
+                await uow.users.add(user)
+            elif user.refresh(identity):
+                await uow.users.save(user)
+            member = None
+            if workspace_id is not None:
+                member = await uow.members.get(workspace_id, user.id)
+                if member is None:
+                    raise WorkspaceNotFound(f"You are not a member of workspace {workspace_id}.")
+            await uow.commit()
+        person = Person(user.id, user.email, user.email_verified)
+        return Caller(None if member is None else member.principal(), person)
+
+
+def _check_usable(key: ApiKey, now: datetime) -> None:
+    if not key.is_active:
+        raise ApiKeyRevoked("The API key has been revoked; create a new one.")
+    if key.expires_at is not None and key.is_expired(now):
+        raise ApiKeyExpired(f"The API key expired at {key.expires_at.isoformat()}.")
+
+
+def _workspace_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise WorkspaceRequired(
+            "X-Workspace-ID must be a workspace id (a UUID).",
+            errors=(FieldError("X-Workspace-ID", "invalid_uuid", "not a UUID"),),
+        ) from None

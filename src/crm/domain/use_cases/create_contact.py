@@ -6,8 +6,8 @@ from typing import Any
 
 from crm.domain.model.contact import Contact, ContactData
 from crm.domain.model.events import ContactCreated
+from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import contact_snapshot
-from crm.domain.model.workspace import Principal
 from crm.domain.use_cases._contacts import check_owner
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWorkFactory
@@ -28,6 +28,7 @@ class CreateContact:
         self._uow, self._clock, self._ids, self._phones = uow, clock, ids, phones
 
     async def execute(self, cmd: CreateContactCommand) -> Contact:
+        cmd.principal.require(Action.WRITE_CONTACTS)
         data = ContactData.parse(cmd.fields, self._phones.to_e164)
         now = self._clock.now()
         contact = Contact.create(self._ids.new_id(), cmd.principal.workspace_id, data, now)

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from crm.domain.model.events import ContactDeleted
+from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import contact_snapshot
-from crm.domain.model.workspace import Principal
 from crm.domain.use_cases._contacts import load_for_change
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWorkFactory
@@ -19,14 +19,17 @@ class DeleteContactCommand:
 
 
 class DeleteContact:
-    """Delete a contact of the caller's workspace; its emails become free again."""
+    """Delete a contact of the caller's workspace (members: only contacts they own); its emails
+    become free again."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def execute(self, cmd: DeleteContactCommand) -> None:
+        cmd.principal.require(Action.WRITE_CONTACTS)
         async with self._uow() as uow:
             contact = await load_for_change(uow, cmd.principal, cmd.contact_id, cmd.if_match)
+            cmd.principal.require_delete(contact.owner_id)
             await uow.contacts.remove(contact)
             await uow.outbox.add(
                 [

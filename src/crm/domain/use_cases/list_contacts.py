@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from crm.domain.model.contact import Contact
-from crm.domain.model.workspace import Principal
+from crm.domain.model.permissions import Action, Principal
 from crm.domain.pagination import Page, PageRequest
 from crm.ports.repositories import ContactReader
 
@@ -13,4 +13,5 @@ class ListContacts:
         self._contacts = contacts
 
     async def execute(self, principal: Principal, page: PageRequest) -> Page[Contact]:
+        principal.require(Action.READ_CONTACTS)
         return await self._contacts.list(principal.workspace_id, page)

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from crm.domain.model.contact import Contact, parse_changes
 from crm.domain.model.events import ContactUpdated
+from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import changes_payload
-from crm.domain.model.workspace import Principal
 from crm.domain.use_cases._contacts import check_owner, load_for_change
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWorkFactory
@@ -31,6 +31,7 @@ class UpdateContact:
         self._uow, self._clock, self._ids, self._phones = uow, clock, ids, phones
 
     async def execute(self, cmd: UpdateContactCommand) -> Contact:
+        cmd.principal.require(Action.WRITE_CONTACTS)
         changes = parse_changes(cmd.changes, self._phones.to_e164)
         async with self._uow() as uow:
             contact = await load_for_change(uow, cmd.principal, cmd.contact_id, cmd.if_match)

@@ -14,14 +14,15 @@ from crm.entrypoints.api.auth import PrincipalCache
 from crm.entrypoints.api.cors import Cors
 from crm.entrypoints.api.gateway import Gateway
 from crm.entrypoints.api.idempotency import Idempotency
-from crm.entrypoints.api.routers import contacts, health
+from crm.entrypoints.api.routers import api_keys, contacts, health, invitations, workspaces
 from crm.settings import Settings
 
 DESCRIPTION = """A multi-tenant CRM API for sales teams' mobile and web apps.
 
 Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code` and
 the `request_id`. Lists use cursor pagination (`limit`, `cursor` → `next_cursor`).
-Authenticate with a workspace API key: `Authorization: Bearer crm_sk_...`."""
+Authenticate with a workspace API key (`Authorization: Bearer crm_sk_...`) or, for people
+signed in to the apps, a Firebase ID token plus `X-Workspace-ID` naming the workspace."""
 
 
 def create_app(container: bootstrap.Container | None = None) -> FastAPI:
@@ -57,7 +58,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     errors.install(app)
     # Routes join the app's own list: an included router is matched through an extra layer
     # of FastAPI's routing on every request.
-    for router in (contacts.build(container), health.build(container)):
+    routers = (contacts, workspaces, invitations, api_keys, health)
+    for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
     docs.install(app)
     app.add_middleware(

@@ -6,15 +6,16 @@ from typing import Any
 
 from starlette.requests import Request
 
-from crm.domain.errors import Unauthenticated, VersionConflict
-from crm.domain.model.workspace import Principal
-from crm.entrypoints.api.gateway import PRINCIPAL_KEY
+from crm.domain.errors import FieldError, Unauthenticated, VersionConflict, WorkspaceRequired
+from crm.domain.model.permissions import Caller, Person, PersonRequired, Principal
+from crm.entrypoints.api.gateway import CALLER_KEY, PRINCIPAL_KEY
 from crm.entrypoints.api.schemas.problem import Problem
 
 _PROBLEM_TEXT = {
     400: "Malformed request (e.g. a body that is not JSON)",
     401: "Missing or invalid credentials",
-    403: "The credentials do not allow this",
+    403: "Not allowed: `insufficient_scope` (the API key lacks a scope), `role_forbidden` "
+    "(your role does not allow it) or `person_required` (API keys cannot do this)",
     404: "Not found in the caller's workspace",
     409: "Conflicts with existing data",
     412: "If-Match names a version that is no longer current",
@@ -27,15 +28,37 @@ _PROBLEM_TEXT = {
 
 
 def principal(request: Request) -> Principal:
+    """The caller acting in a workspace; a person who named none gets a 422 saying how."""
     found = request.scope.get(PRINCIPAL_KEY)
-    if not isinstance(found, Principal):
+    if isinstance(found, Principal):
+        return found
+    caller(request)
+    raise WorkspaceRequired(
+        "Signed-in people name the workspace they act in with the X-Workspace-ID header "
+        "(GET /v1/workspaces lists yours).",
+        errors=(FieldError("X-Workspace-ID", "missing", "required for people"),),
+    )
+
+
+def caller(request: Request) -> Caller:
+    found = request.scope.get(CALLER_KEY)
+    if not isinstance(found, Caller):
         raise Unauthenticated("This route needs credentials.")
     return found
 
 
+def person(request: Request) -> Person:
+    """The signed-in person; API keys get a 403 saying that only people may do this."""
+    found = caller(request).person
+    if found is None:
+        raise PersonRequired("Only a signed-in person can do this, not an API key.")
+    return found
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the problems an operation can return (always 401, 429, 503)."""
-    every = sorted({*statuses, 401, 429, 503})
+    """OpenAPI `responses` for the problems an operation can return (always 401, 403 for a
+    missing scope or role, 429, 503)."""
+    every = sorted({*statuses, 401, 403, 429, 503})
     return {s: {"model": Problem, "description": _PROBLEM_TEXT[s]} for s in every}
 
 

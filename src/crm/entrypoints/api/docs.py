@@ -17,10 +17,31 @@ from crm.entrypoints.api.schemas.shared import COMPONENTS
 
 STATIC = Path(fastapi_offline.__file__).parent / "static"
 PUBLIC_OPERATIONS = {"getHealth", "getReadiness"}
+# A signed-in person calls these without naming a workspace.
+PERSONAL_OPERATIONS = {"createWorkspace", "listWorkspaces", "getWorkspace", "acceptInvitation"}
 SECURITY_SCHEME = {
     "type": "http",
     "scheme": "bearer",
-    "description": "A workspace API key: `Authorization: Bearer crm_sk_...`",
+    "description": (
+        "A workspace API key (`crm_sk_...`, acting with its scopes in its own workspace) or a "
+        "Firebase ID token of a signed-in person (acting with their role in the workspace "
+        "`X-Workspace-ID` names)."
+    ),
+}
+WORKSPACE_HEADER = {
+    "name": "X-Workspace-ID",
+    "in": "header",
+    "required": False,
+    "description": (
+        "The workspace a signed-in person acts in (required for people; `GET /v1/workspaces` "
+        "lists theirs). API keys act in their own workspace; naming another one is a 404."
+    ),
+    "schema": {"type": "string", "format": "uuid"},
+}
+NOT_FOUND = {
+    "description": "Not found in the caller's workspace (or X-Workspace-ID names a workspace "
+    "you are not a member of)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
 
 
@@ -98,8 +119,11 @@ def _polish(doc: dict[str, Any]) -> dict[str, Any]:
     doc["security"] = [{"apiKey": []}]
     for item in doc["paths"].values():
         for method, operation in item.items():
-            if operation.get("operationId") in PUBLIC_OPERATIONS:
+            operation_id = operation.get("operationId")
+            if operation_id in PUBLIC_OPERATIONS:
                 operation["security"] = []
+            elif operation_id not in PERSONAL_OPERATIONS:
+                _in_a_workspace(operation)
             if method == "post":
                 _idempotent(operation)
             for status, response in operation.get("responses", {}).items():
@@ -107,6 +131,11 @@ def _polish(doc: dict[str, Any]) -> dict[str, Any]:
                 if int(status) >= 400 and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
     return doc
+
+
+def _in_a_workspace(operation: dict[str, Any]) -> None:
+    operation.setdefault("parameters", []).append(WORKSPACE_HEADER)
+    operation.setdefault("responses", {}).setdefault("404", NOT_FOUND)
 
 
 def _idempotent(operation: dict[str, Any]) -> None:

@@ -50,7 +50,11 @@ def _field(error: e.FieldError, source: str = "body") -> dict[str, str]:
 async def domain_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, e.DomainError):
         raise exc
-    source = "query" if isinstance(exc, e.InvalidCursor) else "body"
+    source = "body"
+    if isinstance(exc, e.InvalidCursor):
+        source = "query"
+    elif isinstance(exc, e.WorkspaceRequired):
+        source = "header"
     errors = [_field(f, source) for f in exc.errors]
     if isinstance(exc, e.InvalidCursor):
         errors = [{"field": "cursor", "source": "query", "code": exc.code, "message": exc.detail}]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm.domain.errors import PortError, Unauthenticated
+from crm.domain.errors import DomainError, PortError
 from crm.entrypoints.api.auth import PrincipalCache
 from crm.entrypoints.api.errors import internal_error, status_of
 from crm.entrypoints.api.logs import request_id_var
@@ -24,6 +24,7 @@ from crm.ports.rate_limiter import RateLimitDecision, RateLimiter
 
 log = logging.getLogger("crm.api")
 PRINCIPAL_KEY = "crm.principal"
+CALLER_KEY = "crm.caller"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -117,20 +118,17 @@ class Gateway:
         self, scope: Scope, headers: dict[bytes, bytes], extra: list[tuple[bytes, bytes]]
     ) -> ASGIApp | None:
         try:
-            principal = await self.auth.principal(headers.get(b"authorization"))
-        except Unauthenticated as e:
-            return problem_response(
-                scope,
-                status_of(e),
-                e.code,
-                e.title,
-                e.detail,
-                headers={"WWW-Authenticate": "Bearer"},
+            caller = await self.auth.caller(
+                headers.get(b"authorization"), headers.get(b"x-workspace-id")
             )
+        except DomainError as e:
+            return _refused(scope, e)
         except PortError:
             return unavailable(scope, "Credentials cannot be checked right now; retry shortly.")
-        scope[PRINCIPAL_KEY] = principal
-        decision = await self.limiter.acquire(str(principal.actor_id))
+        scope[CALLER_KEY] = caller
+        if caller.principal is not None:
+            scope[PRINCIPAL_KEY] = caller.principal
+        decision = await self.limiter.acquire(str(caller.actor_id))
         if not decision.degraded:
             extra.extend(_rate_headers(decision))
         if decision.allowed:
@@ -143,6 +141,18 @@ class Gateway:
             f"The limit is {decision.limit} requests per window; retry after the reset.",
             headers={"Retry-After": str(max(1, math.ceil(decision.reset_after)))},
         )
+
+
+def _refused(scope: Scope, e: DomainError) -> ASGIApp:
+    status = status_of(e)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    errors = [
+        {"field": f.field, "source": "header", "code": f.code, "message": f.message}
+        for f in e.errors
+    ]
+    return problem_response(
+        scope, status, e.code, e.title, e.detail, errors=errors, headers=headers
+    )
 
 
 def _is_public(path: str) -> bool:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from typing import Any
+from uuid import UUID
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm.domain.errors import DomainError, PortError
-from crm.domain.model.workspace import Principal
+from crm.domain.model.permissions import Caller
 from crm.entrypoints.api.errors import HTTP_CODES, status_of
-from crm.entrypoints.api.gateway import PRINCIPAL_KEY, unavailable
+from crm.entrypoints.api.gateway import CALLER_KEY, unavailable
 from crm.entrypoints.api.problems import problem_response
 from crm.ports.idempotency import IdempotencyKey, IdempotencyStore, StoredResponse
 
@@ -28,6 +29,7 @@ log = logging.getLogger("crm.api")
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
 # What a replay repeats of the first response; the rest (request id, rate limit) is per request.
+NO_WORKSPACE = UUID(int=0)
 KEPT_HEADERS = frozenset({"content-type", "location", "etag"})
 
 
@@ -40,8 +42,8 @@ class Idempotency:
             await self.app(scope, receive, send)
             return
         raw_key = next((v for k, v in scope["headers"] if k == HEADER), None)
-        principal = scope.get(PRINCIPAL_KEY)
-        if raw_key is None or not isinstance(principal, Principal):
+        caller = scope.get(CALLER_KEY)
+        if raw_key is None or not isinstance(caller, Caller):
             await self.app(scope, receive, send)
             return
         key = _valid_key(raw_key)
@@ -56,9 +58,10 @@ class Idempotency:
                 scope, receive, send
             )
             return
-        claim_key = IdempotencyKey(
-            principal.workspace_id, principal.actor_id, key, _fingerprint(scope, body)
-        )
+        # A person acting outside any workspace (creating one, accepting an invitation)
+        # keeps their keys under the nil workspace.
+        workspace_id = NO_WORKSPACE if caller.principal is None else caller.principal.workspace_id
+        claim_key = IdempotencyKey(workspace_id, caller.actor_id, key, _fingerprint(scope, body))
         await self._claimed(scope, _replaying(body, receive), send, claim_key)
 
     async def _claimed(

@@ -1,0 +1,1 @@
+"""Firebase adapters: the Admin SDK behind our ports."""

@@ -1,0 +1,1 @@
+"""Mailchimp Transactional (formerly Mandrill): transactional email over its JSON API."""

@@ -1,0 +1,184 @@
+"""Who may do what: one table for the roles people hold, one for the scopes API keys carry.
+
+People act with their role in the workspace (owner, admin, member); API keys act with their
+scopes. Both answer the same question: may this principal take this action? Rules that
+depend on the record (a member deletes only records they own; an admin never touches an
+owner) are checked by `may_delete_record` and `may_manage_member`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from uuid import UUID
+
+from crm.domain.errors import PermissionDenied
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class ActorKind(enum.StrEnum):
+    USER = "user"
+    API_KEY = "api_key"
+
+
+class Scope(enum.StrEnum):
+    """What an API key may reach. `admin` includes every other scope."""
+
+    CONTACTS_READ = "contacts:read"
+    CONTACTS_WRITE = "contacts:write"
+    COMPANIES_READ = "companies:read"
+    COMPANIES_WRITE = "companies:write"
+    DEALS_READ = "deals:read"
+    DEALS_WRITE = "deals:write"
+    MEMBERS_READ = "members:read"
+    ADMIN = "admin"
+
+
+class Action(enum.StrEnum):
+    READ_CONTACTS = "read_contacts"
+    WRITE_CONTACTS = "write_contacts"
+    DELETE_ANY_RECORD = "delete_any_record"
+    READ_MEMBERS = "read_members"
+    MANAGE_MEMBERS = "manage_members"
+    MANAGE_OWNERS = "manage_owners"
+    INVITE_MEMBERS = "invite_members"
+    MANAGE_API_KEYS = "manage_api_keys"
+    MANAGE_CUSTOM_FIELDS = "manage_custom_fields"
+    MANAGE_BILLING = "manage_billing"
+
+
+_EVERYONE = frozenset({Action.READ_CONTACTS, Action.WRITE_CONTACTS, Action.READ_MEMBERS})
+_ADMINS = _EVERYONE | {
+    Action.DELETE_ANY_RECORD,
+    Action.MANAGE_MEMBERS,
+    Action.INVITE_MEMBERS,
+    Action.MANAGE_API_KEYS,
+    Action.MANAGE_CUSTOM_FIELDS,
+    Action.MANAGE_BILLING,
+}
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.OWNER: frozenset(Action),
+    Role.ADMIN: _ADMINS,
+    Role.MEMBER: _EVERYONE,
+}
+"""The role table: everything else a role may not do."""
+
+SCOPE_FOR: dict[Action, Scope | None] = {
+    Action.READ_CONTACTS: Scope.CONTACTS_READ,
+    Action.WRITE_CONTACTS: Scope.CONTACTS_WRITE,
+    Action.DELETE_ANY_RECORD: Scope.CONTACTS_WRITE,
+    Action.READ_MEMBERS: Scope.MEMBERS_READ,
+    Action.MANAGE_MEMBERS: Scope.ADMIN,
+    Action.MANAGE_OWNERS: None,
+    Action.INVITE_MEMBERS: Scope.ADMIN,
+    Action.MANAGE_API_KEYS: Scope.ADMIN,
+    Action.MANAGE_CUSTOM_FIELDS: Scope.ADMIN,
+    Action.MANAGE_BILLING: Scope.ADMIN,
+}
+"""The scope table: the scope a key needs for each action (None: only people, never keys)."""
+
+
+class RoleForbids(PermissionDenied):
+    code = "role_forbidden"
+    title = "Your role does not allow this"
+
+
+class MissingScope(PermissionDenied):
+    code = "insufficient_scope"
+    title = "The API key lacks a scope this needs"
+
+    def __init__(self, scope: Scope | None, action: Action) -> None:
+        needed = "a signed-in person" if scope is None else f"the `{scope}` scope"
+        super().__init__(f"{action.value.replace('_', ' ').capitalize()} needs {needed}.")
+        self.scope = scope
+
+
+class PersonRequired(PermissionDenied):
+    code = "person_required"
+    title = "Only a signed-in person can do this"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A signed-in person, whatever workspace (if any) the request names."""
+
+    user_id: UUID
+    email: str | None
+    email_verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the workspace every query is scoped to, the actor, and what it may do:
+    a role for people, scopes for API keys."""
+
+    workspace_id: UUID
+    actor_id: UUID
+    actor_kind: ActorKind
+    role: Role | None = None
+    scopes: frozenset[Scope] = frozenset()
+
+    @property
+    def is_person(self) -> bool:
+        return self.actor_kind is ActorKind.USER
+
+    def may(self, action: Action) -> bool:
+        if self.role is not None:
+            return action in ROLE_ACTIONS[self.role]
+        needed = SCOPE_FOR[action]
+        return needed is not None and (needed in self.scopes or Scope.ADMIN in self.scopes)
+
+    def require(self, action: Action) -> None:
+        """Raise the 403 problem that says what is missing unless `action` is allowed."""
+        if self.may(action):
+            return
+        if self.role is None:
+            raise MissingScope(SCOPE_FOR[action], action)
+        raise RoleForbids(
+            f"A workspace {self.role.value} may not {action.value.replace('_', ' ')}."
+        )
+
+    def require_delete(self, owner_id: UUID | None) -> None:
+        """Members delete only records they own; admins, owners and keys with write scope
+        delete any."""
+        if owner_id is not None and owner_id == self.actor_id and self.may(Action.WRITE_CONTACTS):
+            return
+        if self.role is Role.MEMBER:
+            raise RoleForbids("A workspace member may delete only records they own.")
+        self.require(Action.DELETE_ANY_RECORD)
+
+    def require_manage(self, target: Role, new_role: Role | None = None) -> None:
+        """Changing or removing a member: admins manage admins and members; only owners
+        touch owners (or make someone an owner)."""
+        self.require(Action.MANAGE_MEMBERS)
+        if Role.OWNER in (target, new_role) and not self.may(Action.MANAGE_OWNERS):
+            if self.role is None:
+                raise MissingScope(None, Action.MANAGE_OWNERS)
+            raise RoleForbids("Only an owner may change, remove or appoint an owner.")
+
+    def require_person(self) -> None:
+        if not self.is_person:
+            raise PersonRequired("API keys cannot do this; sign in as a person.")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated request: `principal` when it acts in a workspace (always, for API
+    keys), `person` when a person signed in (never, for API keys)."""
+
+    principal: Principal | None
+    person: Person | None
+
+    @property
+    def actor_id(self) -> UUID:
+        """The API key or person that rate limits and idempotency keys belong to."""
+        if self.principal is not None:
+            return self.principal.actor_id
+        if self.person is None:
+            raise ValueError("A caller is a principal, a person or both.")
+        return self.person.user_id

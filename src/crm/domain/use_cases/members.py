@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from crm.domain.errors import LastOwner, MemberNotFound, WorkspaceNotFound
+from crm.domain.model.events import MemberRemoved, MemberRoleChanged
+from crm.domain.model.permissions import Action, Principal, Role
+from crm.domain.model.workspace import Member, MemberView
+from crm.domain.pagination import Page, PageRequest
+from crm.ports.system import Clock, IdGenerator
+from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+
+class ListMembers:
+    """The workspace's members with their roles and profiles, oldest first."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, principal: Principal, page: PageRequest) -> Page[MemberView]:
+        principal.require(Action.READ_MEMBERS)
+        async with self._uow() as uow:
+            return await uow.members.list(principal.workspace_id, page)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRoleCommand:
+    principal: Principal
+    user_id: UUID
+    role: Role
+
+
+class ChangeMemberRole:
+    """Admins change admins' and members' roles; only owners touch owners; the last owner
+    is never demoted."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+
+    async def execute(self, cmd: ChangeRoleCommand) -> Member:
+        p = cmd.principal
+        async with self._uow() as uow:
+            member = await _locked_member(uow, p.workspace_id, cmd.user_id)
+            p.require_manage(member.role, cmd.role)
+            if member.role is Role.OWNER and cmd.role is not Role.OWNER:
+                await _keep_an_owner(uow, p.workspace_id, "demoted")
+            if member.role is not cmd.role:
+                old, member.role = member.role, cmd.role
+                await uow.members.save(member)
+                await uow.outbox.add(
+                    [_event(MemberRoleChanged, self._ids, self._clock, p, member, old)]
+                )
+            await uow.commit()
+        return member
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMemberCommand:
+    principal: Principal
+    user_id: UUID
+
+
+class RemoveMember:
+    """Admins remove admins and members, owners remove anyone, anyone may leave; the last
+    owner never goes."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+
+    async def execute(self, cmd: RemoveMemberCommand) -> None:
+        p = cmd.principal
+        async with self._uow() as uow:
+            member = await _locked_member(uow, p.workspace_id, cmd.user_id)
+            leaving = p.is_person and p.actor_id == cmd.user_id
+            if not leaving:
+                p.require_manage(member.role)
+            if member.role is Role.OWNER:
+                await _keep_an_owner(uow, p.workspace_id, "removed")
+            await uow.members.remove(member)
+            await uow.outbox.add(
+                [_event(MemberRemoved, self._ids, self._clock, p, member, member.role)]
+            )
+            await uow.commit()
+
+
+async def _locked_member(uow: UnitOfWork, workspace_id: UUID, user_id: UUID) -> Member:
+    # Membership changes in one workspace take turns, so two owners demoting each other
+    # at once cannot leave it with none.
+    if await uow.workspaces.lock(workspace_id) is None:
+        raise WorkspaceNotFound(f"No workspace {workspace_id}.")
+    member = await uow.members.get(workspace_id, user_id)
+    if member is None:
+        raise MemberNotFound(f"No member {user_id} in this workspace.")
+    return member
+
+
+async def _keep_an_owner(uow: UnitOfWork, workspace_id: UUID, verb: str) -> None:
+    if await uow.members.count_owners(workspace_id) <= 1:
+        raise LastOwner(f"The last owner cannot be {verb}; make another member an owner first.")
+
+
+def _event(
+    kind: type[MemberRoleChanged] | type[MemberRemoved],
+    ids: IdGenerator,
+    clock: Clock,
+    p: Principal,
+    member: Member,
+    old: Role,
+) -> MemberRoleChanged | MemberRemoved:
+    return kind(
+        id=ids.new_id(),
+        workspace_id=p.workspace_id,
+        aggregate_id=member.user_id,
+        occurred_at=clock.now(),
+        actor_id=p.actor_id,
+        payload={"role": {"old": old.value, "new": member.role.value}},
+    )
+
+
+class GetMember:
+    """One member of the workspace with their profile."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, principal: Principal, user_id: UUID) -> MemberView:
+        principal.require(Action.READ_MEMBERS)
+        async with self._uow() as uow:
+            member = await uow.members.get(principal.workspace_id, user_id)
+            user = None if member is None else await uow.users.get(user_id)
+        if member is None or user is None:
+            raise MemberNotFound(f"No member {user_id} in this workspace.")
+        return MemberView(member, user.email, user.display_name, user.picture_url)
