@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from crm.adapters.memory.mailer import InMemoryMailer
-
 from tests.support.firebase import AuthEmulatorStub, mint_id_token
 
 PROJECT_ID = "crm-test"
