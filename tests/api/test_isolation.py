@@ -1,0 +1,234 @@
+"""Isolation, proven on the route table itself.
+
+Every route of the application that takes an object id is called with the id of an object of
+workspace A by three callers of workspace B: its owner, a plain member, and its admin API key.
+Each answer must be exactly the answer for an id that exists nowhere (same status, same
+problem code, same body once the id is swapped): a 404, or a 403 that depends on who calls,
+never on what exists in A. Nothing of A may appear in any answer, A's objects must read back
+unchanged afterwards, and no email may go out on A's behalf.
+
+A new route with a path parameter this file has no factory for, or with a body it has no
+example for, makes the test fail: covering it is part of adding it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from tests.support.api import Api
+from tests.support.people import in_workspace, join, owner_of
+
+
+@dataclass(frozen=True)
+class Made:
+    """An object created in workspace A: its id, what would betray it (the id first: it may
+    be echoed back to the caller who sent it, the rest never), and where A reads it."""
+
+    id: str
+    secrets: tuple[str, ...]
+    read: str
+
+
+@dataclass(frozen=True)
+class WorkspaceA:
+    owner: dict[str, str]
+    id: str
+    name: str
+
+
+Factory = Callable[[Api, WorkspaceA], Awaitable[Made]]
+
+
+async def _contact(api: Api, a: WorkspaceA) -> Made:
+    email = f"ada-{uuid.uuid4().hex[:8]}@alpha.example"
+    r = await api.client.post(
+        "/v1/contacts",
+        json={"first_name": "Adalind", "emails": [email]},
+        headers=a.owner,
+    )
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    return Made(cid, (cid, email, "Adalind"), f"/v1/contacts/{cid}")
+
+
+async def _workspace(api: Api, a: WorkspaceA) -> Made:
+    return Made(a.id, (a.id, a.name), f"/v1/workspaces/{a.id}")
+
+
+async def _member(api: Api, a: WorkspaceA) -> Made:
+    email = f"member-{uuid.uuid4().hex[:8]}@alpha.example"
+    _, user_id = await join(api.client, a.owner, api.mailbox, role="admin", email=email)
+    return Made(user_id, (user_id, email), f"/v1/members/{user_id}")
+
+
+async def _invitation(api: Api, a: WorkspaceA) -> Made:
+    email = f"invitee-{uuid.uuid4().hex[:8]}@alpha.example"
+    r = await api.client.post(
+        "/v1/invitations", json={"email": email, "role": "member"}, headers=a.owner
+    )
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+    return Made(iid, (iid, email), f"/v1/invitations/{iid}")
+
+
+async def _api_key(api: Api, a: WorkspaceA) -> Made:
+    name = f"alpha-sync-{uuid.uuid4().hex[:6]}"
+    r = await api.client.post(
+        "/v1/api-keys", json={"name": name, "scopes": ["contacts:read"]}, headers=a.owner
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return Made(body["id"], (body["id"], name, body["prefix"]), f"/v1/api-keys/{body['id']}")
+
+
+FACTORIES: dict[str, Factory] = {
+    "contact_id": _contact,
+    "workspace_id": _workspace,
+    "user_id": _member,
+    "invitation_id": _invitation,
+    "key_id": _api_key,
+}
+
+# A valid body for each route that takes one, so that the answer is about the object and
+# not about the body (a 422 would prove nothing).
+BODIES: dict[str, object] = {
+    "PATCH /v1/contacts/{contact_id}": {"first_name": "Mallory"},
+    "PATCH /v1/members/{user_id}": {"role": "member"},
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    param: str
+    body: object | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def url(self, object_id: str) -> str:
+        return self.path.replace("{" + self.param + "}", object_id)
+
+
+def calls_on_object_routes(routes: list[BaseRoute]) -> list[Call]:
+    calls: list[Call] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            # Swagger UI's own files are the only mounted app; anything else escapes this test.
+            assert isinstance(route.app, StaticFiles), f"{route.path} escapes this test"
+            continue
+        path = getattr(route, "path", "")
+        if "{" not in path:
+            continue
+        assert isinstance(route, APIRoute), f"{path} is not an API route this test can call"
+        params = list(route.param_convertors)
+        assert len(params) == 1, f"{route.path}: add a factory for nested ids {params}"
+        (param,) = params
+        assert param in FACTORIES, f"{route.path}: no factory makes a {param!r} in workspace A"
+        for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
+            key = f"{method} {route.path}"
+            body = BODIES.get(key)
+            if route.body_field is not None:
+                assert body is not None, f"{key}: give this test a valid body for it"
+            calls.append(Call(method, route.path, param, body))
+    return calls
+
+
+async def _send(
+    client: httpx.AsyncClient, call: Call, object_id: str, headers: dict[str, str]
+) -> httpx.Response:
+    return await client.request(
+        call.method,
+        call.url(object_id),
+        headers=headers,
+        json=call.body,
+    )
+
+
+def _normalized(response: httpx.Response, object_id: str) -> object:
+    body = response.json() if response.content else None
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "request_id"}
+        body = json.loads(json.dumps(body).replace(object_id, "{id}"))
+    return body
+
+
+async def test_no_route_lets_workspace_b_reach_an_object_of_workspace_a(api: Api) -> None:
+    calls = calls_on_object_routes(api.app.routes)
+    assert {c.param for c in calls} == set(FACTORIES), "a factory no route uses: drop it"
+
+    a_name = f"Alpha-{uuid.uuid4().hex[:8]}"
+    a_owner, a_id = await owner_of(api.client, a_name)
+    a = WorkspaceA(a_owner, a_id, a_name)
+    b_owner, b_id = await owner_of(api.client, "Beta")
+    b_member, _ = await join(api.client, b_owner, api.mailbox, role="member")
+    b_key_made = await api.client.post(
+        "/v1/api-keys", json={"name": "beta admin", "scopes": ["admin"]}, headers=b_owner
+    )
+    assert b_key_made.status_code == 201, b_key_made.text
+    b_key = in_workspace({"Authorization": f"Bearer {b_key_made.json()['secret']}"}, b_id)
+    callers = {"owner of B": b_owner, "member of B": b_member, "admin key of B": b_key}
+
+    made = {param: await factory(api, a) for param, factory in FACTORIES.items()}
+    before = {p: (await api.client.get(m.read, headers=a.owner)).json() for p, m in made.items()}
+    emails_before = len(api.mailbox.sent)
+
+    checked = 0
+    for call in calls:
+        target = made[call.param]
+        nowhere = str(uuid.uuid4())
+        for who, headers in callers.items():
+            answer = await _send(api.client, call, target.id, headers)
+            control = await _send(api.client, call, nowhere, headers)
+            where = f"{call.key} as {who}: {answer.status_code} {answer.text}"
+            assert answer.status_code in (403, 404), where
+            assert answer.headers["content-type"] == "application/problem+json", where
+            assert (answer.status_code, _normalized(answer, target.id)) == (
+                control.status_code,
+                _normalized(control, nowhere),
+            ), f"{where} differs from the answer for an id that exists nowhere"
+            # The id itself may be echoed (the caller sent it); nothing else of A may show.
+            echoed = answer.text.replace(target.id, "{id}")
+            for secret in target.secrets[1:]:
+                assert secret not in echoed, f"{where} leaks {secret!r}"
+            checked += 1
+
+    assert checked == 3 * len(calls)
+    after = {p: (await api.client.get(m.read, headers=a.owner)).json() for p, m in made.items()}
+    assert after == before
+    assert len(api.mailbox.sent) == emails_before
+
+
+async def test_lists_in_workspace_b_show_nothing_of_workspace_a(api: Api) -> None:
+    a_name = f"Alpha-{uuid.uuid4().hex[:8]}"
+    a_owner, a_id = await owner_of(api.client, a_name)
+    a = WorkspaceA(a_owner, a_id, a_name)
+    made = [await factory(api, a) for factory in FACTORIES.values()]
+    b_owner, b_id = await owner_of(api.client, "Beta")
+    b_key_made = await api.client.post(
+        "/v1/api-keys", json={"name": "beta admin", "scopes": ["admin"]}, headers=b_owner
+    )
+    b_key = in_workspace({"Authorization": f"Bearer {b_key_made.json()['secret']}"}, b_id)
+
+    lists = [
+        r.path
+        for r in api.app.routes
+        if isinstance(r, APIRoute) and "GET" in (r.methods or set()) and "{" not in r.path
+    ]
+    assert {"/v1/contacts", "/v1/members", "/v1/invitations", "/v1/api-keys"} <= set(lists)
+    for path in lists:
+        for who, headers in {"owner of B": b_owner, "admin key of B": b_key}.items():
+            r = await api.client.get(path, headers=headers)
+            for m in made:
+                for secret in m.secrets:
+                    assert secret not in r.text, f"GET {path} as {who} leaks {secret!r}"
