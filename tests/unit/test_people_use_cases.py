@@ -170,6 +170,21 @@ async def test_admins_cannot_touch_owners_and_members_cannot_manage(world: World
     assert (owner.workspace_id, member.actor_id) not in world.store.state.members
 
 
+async def test_member_changes_use_the_role_held_now_not_the_one_signed_in_with(
+    world: World,
+) -> None:
+    owner, _ = await world.owned_workspace()
+    admin = await world.join(owner, "admin@x.io", Role.ADMIN)
+    member = await world.join(owner, "member@x.io", Role.MEMBER)
+    await world.change_role.execute(mem.ChangeRoleCommand(owner, admin.actor_id, Role.MEMBER))
+    with pytest.raises(RoleForbids):  # `admin` still says admin, as a cached sign-in would
+        await world.change_role.execute(mem.ChangeRoleCommand(admin, member.actor_id, Role.ADMIN))
+    await world.remove.execute(mem.RemoveMemberCommand(owner, admin.actor_id))
+    with pytest.raises(WorkspaceNotFound):
+        await world.remove.execute(mem.RemoveMemberCommand(admin, member.actor_id))
+    assert world.store.state.members[(owner.workspace_id, member.actor_id)].role is Role.MEMBER
+
+
 async def test_an_invitation_link_works_once_for_the_invited_email(world: World) -> None:
     owner, workspace = await world.owned_workspace()
     invitation = await world.invite.execute(inv.InviteCommand(owner, " Grace@X.io ", Role.ADMIN))

@@ -73,5 +73,12 @@ class InMemoryUnitOfWork:
         self._store.lock.release()
 
     async def commit(self) -> None:
+        # `last_used_at` is written only by `ApiKeyReader.touch`, outside any unit of work (in
+        # Postgres its own statement, and `save` never writes the column): keep the touches
+        # made while this unit of work was open instead of its stale copies.
+        for key_id, key in self._state.api_keys.items():
+            committed = self._store.state.api_keys.get(key_id)
+            if committed is not None:
+                key.last_used_at = committed.last_used_at
         self._store.state = self._state
         self._state = copy.deepcopy(self._state)

@@ -39,9 +39,8 @@ class ChangeMemberRole:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def execute(self, cmd: ChangeRoleCommand) -> Member:
-        p = cmd.principal
         async with self._uow() as uow:
-            member = await _locked_member(uow, p.workspace_id, cmd.user_id)
+            p, member = await _locked_member(uow, cmd.principal, cmd.user_id)
             p.require_manage(member.role, cmd.role)
             if member.role is Role.OWNER and cmd.role is not Role.OWNER:
                 await _keep_an_owner(uow, p.workspace_id, "demoted")
@@ -69,9 +68,8 @@ class RemoveMember:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     async def execute(self, cmd: RemoveMemberCommand) -> None:
-        p = cmd.principal
         async with self._uow() as uow:
-            member = await _locked_member(uow, p.workspace_id, cmd.user_id)
+            p, member = await _locked_member(uow, cmd.principal, cmd.user_id)
             leaving = p.is_person and p.actor_id == cmd.user_id
             if not leaving:
                 p.require_manage(member.role)
@@ -84,15 +82,27 @@ class RemoveMember:
             await uow.commit()
 
 
-async def _locked_member(uow: UnitOfWork, workspace_id: UUID, user_id: UUID) -> Member:
-    # Membership changes in one workspace take turns, so two owners demoting each other
-    # at once cannot leave it with none.
+async def _locked_member(
+    uow: UnitOfWork, principal: Principal, user_id: UUID
+) -> tuple[Principal, Member]:
+    """The acting principal as it is now, and the member it acts on.
+
+    Membership changes in one workspace take turns, so two owners demoting each other at once
+    cannot leave it with none; and a person acts with the role they hold under that lock, not
+    the one their (cached) sign-in saw: someone demoted a moment ago no longer manages anyone.
+    """
+    workspace_id = principal.workspace_id
     if await uow.workspaces.lock(workspace_id) is None:
         raise WorkspaceNotFound(f"No workspace {workspace_id}.")
+    if principal.is_person:
+        acting = await uow.members.get(workspace_id, principal.actor_id)
+        if acting is None:
+            raise WorkspaceNotFound(f"No workspace {workspace_id}.")
+        principal = acting.principal()
     member = await uow.members.get(workspace_id, user_id)
     if member is None:
         raise MemberNotFound(f"No member {user_id} in this workspace.")
-    return member
+    return principal, member
 
 
 async def _keep_an_owner(uow: UnitOfWork, workspace_id: UUID, verb: str) -> None:
