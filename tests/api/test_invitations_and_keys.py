@@ -53,7 +53,7 @@ async def _new_key(
 
 
 async def test_an_invited_admin_joins_with_the_emailed_link(api: Api) -> None:
-    owner, workspace_id = await owner_of(api.client)
+    owner, workspace_id = await owner_of(api.client, "Acme Sales")
     email = _email("grace")
     invitation = await _invite(api.client, owner, email.upper(), "admin")
     assert (invitation["email"], invitation["role"], invitation["status"]) == (
@@ -67,6 +67,8 @@ async def test_an_invited_admin_joins_with_the_emailed_link(api: Api) -> None:
     token = invitation_token(mail.text)
     assert mail.to == email
     assert f"http://localhost:3000/invitations/accept?token={token}" in mail.text
+    assert mail.subject == "Join Acme Sales on CRM"
+    assert "Olive Owner has invited you to join Acme Sales on CRM as admin." in mail.text
 
     grace = sign_in(email, name="Grace Hopper")
     joined = await _accept(api.client, grace, token)

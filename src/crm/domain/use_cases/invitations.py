@@ -38,6 +38,21 @@ class InviteCommand:
     role: Role
 
 
+@dataclass(frozen=True, slots=True)
+class _From:
+    """Who the email says invites: the workspace by name, and the person if one did."""
+
+    workspace: str
+    inviter: str | None
+
+    @classmethod
+    async def of(cls, uow: UnitOfWork, p: Principal) -> _From:
+        workspace = await uow.workspaces.get(p.workspace_id)
+        user = await uow.users.get(p.actor_id) if p.is_person else None
+        inviter = None if user is None else (user.display_name or user.email)
+        return cls("a workspace" if workspace is None else workspace.name, inviter)
+
+
 class _Sender:
     def __init__(
         self,
@@ -51,16 +66,18 @@ class _Sender:
         self._uow, self._clock, self._ids = uow, clock, ids
         self._tokens, self._mailer, self._delivery = tokens, mailer, delivery
 
-    async def _send(self, invitation: Invitation, token: str) -> Invitation:
+    async def _send(self, invitation: Invitation, token: str, sender: _From) -> Invitation:
         """Send after the invitation is committed; a failed send is recorded, not raised, so
         the invitation is never lost and can be resent."""
         link = self._delivery.accept_url.replace("{token}", token)
+        by = f"{sender.inviter} has" if sender.inviter else "You have been"
         message = EmailMessage(
             to=invitation.email,
-            subject=f"You are invited to a workspace on {self._delivery.product_name}",
-            text=f"You have been invited to join as {invitation.role.value}.\n\n"
-            f"Accept the invitation: {link}\n\nThe link expires at "
-            f"{invitation.expires_at.isoformat()}.",
+            subject=f"Join {sender.workspace} on {self._delivery.product_name}",
+            text=f"{by} invited you to join {sender.workspace} on "
+            f"{self._delivery.product_name} as {invitation.role.value}.\n\n"
+            f"Accept the invitation: {link}\n\nThe link works once, for {invitation.email}, "
+            f"until {invitation.expires_at:%Y-%m-%d %H:%M} UTC.",
             tags=("invitation",),
         )
         error = None
@@ -111,10 +128,11 @@ class InviteMember(_Sender):
             payload={"email": invitation.email, "role": invitation.role.value},
         )
         async with self._uow() as uow:
+            sender = await _From.of(uow, p)
             await uow.invitations.add(invitation)
             await uow.outbox.add([event])
             await uow.commit()
-        return await self._send(invitation, token)
+        return await self._send(invitation, token, sender)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +151,10 @@ class ResendInvitation(_Sender):
         async with self._uow() as uow:
             invitation = await _invitation(uow, cmd)
             invitation.renew(nonce_hash, self._clock.now())
+            sender = await _From.of(uow, cmd.principal)
             await uow.invitations.save(invitation)
             await uow.commit()
-        return await self._send(invitation, token)
+        return await self._send(invitation, token, sender)
 
 
 class RevokeInvitation:
