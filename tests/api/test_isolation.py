@@ -109,15 +109,18 @@ BODIES: dict[str, object] = {
 class Call:
     method: str
     path: str
-    param: str
+    params: tuple[str, ...]
     body: object | None
 
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
 
-    def url(self, object_id: str) -> str:
-        return self.path.replace("{" + self.param + "}", object_id)
+    def url(self, ids: dict[str, str]) -> str:
+        url = self.path
+        for param in self.params:
+            url = url.replace("{" + param + "}", ids[param])
+        return url
 
 
 def calls_on_object_routes(routes: list[BaseRoute]) -> list[Call]:
@@ -131,41 +134,37 @@ def calls_on_object_routes(routes: list[BaseRoute]) -> list[Call]:
         if "{" not in path:
             continue
         assert isinstance(route, APIRoute), f"{path} is not an API route this test can call"
-        params = list(route.param_convertors)
-        assert len(params) == 1, f"{route.path}: add a factory for nested ids {params}"
-        (param,) = params
-        assert param in FACTORIES, f"{route.path}: no factory makes a {param!r} in workspace A"
+        params = tuple(route.param_convertors)
+        for param in params:
+            assert param in FACTORIES, f"{path}: no factory makes a {param!r} in workspace A"
         for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
             key = f"{method} {route.path}"
             body = BODIES.get(key)
             if route.body_field is not None:
                 assert body is not None, f"{key}: give this test a valid body for it"
-            calls.append(Call(method, route.path, param, body))
+            calls.append(Call(method, route.path, params, body))
     return calls
 
 
 async def _send(
-    client: httpx.AsyncClient, call: Call, object_id: str, headers: dict[str, str]
+    client: httpx.AsyncClient, call: Call, ids: dict[str, str], headers: dict[str, str]
 ) -> httpx.Response:
-    return await client.request(
-        call.method,
-        call.url(object_id),
-        headers=headers,
-        json=call.body,
-    )
+    return await client.request(call.method, call.url(ids), headers=headers, json=call.body)
 
 
-def _normalized(response: httpx.Response, object_id: str) -> object:
+def _normalized(response: httpx.Response, ids: dict[str, str]) -> object:
     body = response.json() if response.content else None
     if isinstance(body, dict):
-        body = {k: v for k, v in body.items() if k != "request_id"}
-        body = json.loads(json.dumps(body).replace(object_id, "{id}"))
+        text = json.dumps({k: v for k, v in body.items() if k != "request_id"})
+        for param, object_id in ids.items():
+            text = text.replace(object_id, "{" + param + "}")
+        body = json.loads(text)
     return body
 
 
 async def test_no_route_lets_workspace_b_reach_an_object_of_workspace_a(api: Api) -> None:
     calls = calls_on_object_routes(api.app.routes)
-    assert {c.param for c in calls} == set(FACTORIES), "a factory no route uses: drop it"
+    assert {p for c in calls for p in c.params} == set(FACTORIES), "a factory no route uses"
 
     a_name = f"Alpha-{uuid.uuid4().hex[:8]}"
     a_owner, a_id = await owner_of(api.client, a_name)
@@ -185,22 +184,25 @@ async def test_no_route_lets_workspace_b_reach_an_object_of_workspace_a(api: Api
 
     checked = 0
     for call in calls:
-        target = made[call.param]
-        nowhere = str(uuid.uuid4())
+        ids = {p: made[p].id for p in call.params}
+        nowhere = {p: str(uuid.uuid4()) for p in call.params}
         for who, headers in callers.items():
-            answer = await _send(api.client, call, target.id, headers)
+            answer = await _send(api.client, call, ids, headers)
             control = await _send(api.client, call, nowhere, headers)
             where = f"{call.key} as {who}: {answer.status_code} {answer.text}"
             assert answer.status_code in (403, 404), where
             assert answer.headers["content-type"] == "application/problem+json", where
-            assert (answer.status_code, _normalized(answer, target.id)) == (
+            assert (answer.status_code, _normalized(answer, ids)) == (
                 control.status_code,
                 _normalized(control, nowhere),
-            ), f"{where} differs from the answer for an id that exists nowhere"
-            # The id itself may be echoed (the caller sent it); nothing else of A may show.
-            echoed = answer.text.replace(target.id, "{id}")
-            for secret in target.secrets[1:]:
-                assert secret not in echoed, f"{where} leaks {secret!r}"
+            ), f"{where} differs from the answer for ids that exist nowhere"
+            # The ids themselves may be echoed (the caller sent them); nothing else of A may.
+            echoed = answer.text
+            for object_id in ids.values():
+                echoed = echoed.replace(object_id, "{id}")
+            for param in call.params:
+                for secret in made[param].secrets[1:]:
+                    assert secret not in echoed, f"{where} leaks {secret!r}"
             checked += 1
 
     assert checked == 3 * len(calls)

@@ -30,12 +30,19 @@ ROLE_TABLE = {
     # action: (owner, admin, member)
     Action.READ_CONTACTS: (True, True, True),
     Action.WRITE_CONTACTS: (True, True, True),
+    Action.READ_COMPANIES: (True, True, True),
+    Action.WRITE_COMPANIES: (True, True, True),
+    Action.READ_DEALS: (True, True, True),
+    Action.WRITE_DEALS: (True, True, True),
+    Action.READ_SCHEMA: (True, True, True),
     Action.READ_MEMBERS: (True, True, True),
     Action.DELETE_ANY_RECORD: (True, True, False),
     Action.MANAGE_MEMBERS: (True, True, False),
     Action.INVITE_MEMBERS: (True, True, False),
     Action.MANAGE_API_KEYS: (True, True, False),
     Action.MANAGE_CUSTOM_FIELDS: (True, True, False),
+    Action.MANAGE_PIPELINES: (True, True, False),
+    Action.MANAGE_TAGS: (True, True, False),
     Action.MANAGE_BILLING: (True, True, False),
     Action.MANAGE_OWNERS: (True, False, False),
 }
@@ -69,6 +76,25 @@ def test_members_delete_only_records_they_own() -> None:
     key(Scope.CONTACTS_WRITE).require_delete(uuid4())
     with pytest.raises(MissingScope):
         key(Scope.CONTACTS_READ).require_delete(uuid4())
+
+
+def test_deleting_needs_the_write_permission_of_the_records_type() -> None:
+    member = person(Role.MEMBER)
+    member.require_delete(member.actor_id, Action.WRITE_DEALS)
+    with pytest.raises(RoleForbids):
+        member.require_delete(uuid4(), Action.WRITE_DEALS)
+    key(Scope.DEALS_WRITE).require_delete(uuid4(), Action.WRITE_DEALS)
+    with pytest.raises(MissingScope, match="`deals:write`"):
+        key(Scope.CONTACTS_WRITE).require_delete(uuid4(), Action.WRITE_DEALS)
+
+
+def test_every_key_reads_the_schema_whatever_its_scopes() -> None:
+    assert key(Scope.CONTACTS_READ).may(Action.READ_SCHEMA)
+    assert key(Scope.DEALS_WRITE).may(Action.READ_SCHEMA)
+    with pytest.raises(MissingScope, match="`admin`"):
+        key(Scope.DEALS_WRITE).require(Action.MANAGE_PIPELINES)
+    with pytest.raises(MissingScope, match="`companies:write`"):
+        key(Scope.COMPANIES_READ).require(Action.WRITE_COMPANIES)
 
 
 def test_admins_manage_admins_and_members_but_never_owners() -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -16,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -156,7 +160,9 @@ contact = Table(
     Column("version", Integer, nullable=False),
     CheckConstraint(_STAGES, name="lifecycle_stage"),
     CheckConstraint("version >= 1", name="version_positive"),
+    UniqueConstraint("workspace_id", "id"),
     Index("ix_contact_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+    Index("ix_contact_tags", "tags", postgresql_using="gin"),
 )
 
 contact_email = Table(
@@ -209,4 +215,230 @@ idempotency_key = Table(
     _ts("created_at"),
     PrimaryKeyConstraint("workspace_id", "credential_id", "key"),
     Index("ix_idempotency_key_created_at", "created_at"),
+)
+
+
+# Sales objects (#4). Every link between tenant rows is a composite foreign key that includes
+# `workspace_id`, so the database itself refuses to tie a row of one workspace to another's.
+
+
+def _tenant() -> Column[object]:
+    return Column(
+        "workspace_id",
+        UUID(as_uuid=True),
+        ForeignKey("workspace.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+def _in_workspace(columns: list[str], table: str, ondelete: str) -> ForeignKeyConstraint:
+    """A reference to `table` inside the same workspace: (workspace_id, <columns>)."""
+    return ForeignKeyConstraint(
+        ["workspace_id", *columns],
+        [f"{table}.workspace_id", *(f"{table}.{c}" for c in _REFERRED[table])],
+        ondelete=ondelete,
+        name=f"fk_{'_'.join(columns)}_{table}_in_workspace",
+    )
+
+
+_REFERRED = {
+    "contact": ["id"],
+    "company": ["id"],
+    "deal": ["id"],
+    "pipeline": ["id"],
+    "pipeline_stage": ["pipeline_id", "id"],
+}
+_OBJECT_TYPES = "object_type IN ('contact', 'company', 'deal')"
+_FIELD_TYPES = (
+    "field_type IN ('text', 'number', 'boolean', 'date', 'datetime', 'url', 'email', 'phone', "
+    "'single_select', 'multi_select')"
+)
+
+company = Table(
+    "company",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _tenant(),
+    Column("name", Text, nullable=False),
+    Column("domain", Text),
+    Column("industry", Text),
+    Column("size_band", Text),
+    Column("country", Text),
+    Column("address", JSONB),
+    Column("website", Text),
+    Column("owner_id", UUID(as_uuid=True), ForeignKey("user_account.id", ondelete="SET NULL")),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("custom_fields", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("version >= 1", name="version_positive"),
+    UniqueConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "domain"),
+    Index("ix_company_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+    Index("ix_company_tags", "tags", postgresql_using="gin"),
+)
+
+contact_company = Table(
+    "contact_company",
+    metadata,
+    Column("workspace_id", UUID(as_uuid=True), nullable=False),
+    Column("contact_id", UUID(as_uuid=True), nullable=False),
+    Column("company_id", UUID(as_uuid=True), nullable=False),
+    Column("is_primary", Boolean, nullable=False, server_default=text("false")),
+    _ts("created_at"),
+    PrimaryKeyConstraint("workspace_id", "contact_id", "company_id"),
+    _in_workspace(["contact_id"], "contact", "CASCADE"),
+    _in_workspace(["company_id"], "company", "CASCADE"),
+    Index(
+        "ix_contact_company_company",
+        "workspace_id",
+        "company_id",
+        "created_at",
+        "contact_id",
+    ),
+    Index(
+        "uq_contact_company_one_primary",
+        "workspace_id",
+        "contact_id",
+        unique=True,
+        postgresql_where=text("is_primary"),
+    ),
+)
+
+pipeline = Table(
+    "pipeline",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _tenant(),
+    Column("name", Text, nullable=False),
+    Column("is_default", Boolean, nullable=False, server_default=text("false")),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("workspace_id", "id"),
+    Index("ix_pipeline_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+    Index(
+        "uq_pipeline_one_default",
+        "workspace_id",
+        unique=True,
+        postgresql_where=text("is_default"),
+    ),
+)
+
+pipeline_stage = Table(
+    "pipeline_stage",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("workspace_id", UUID(as_uuid=True), nullable=False),
+    Column("pipeline_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("probability", SmallInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    _ts("created_at"),
+    _in_workspace(["pipeline_id"], "pipeline", "CASCADE"),
+    UniqueConstraint("workspace_id", "pipeline_id", "id"),
+    # Reordering rewrites every position in one transaction: checked at commit.
+    UniqueConstraint("pipeline_id", "position", deferrable=True, initially="DEFERRED"),
+    CheckConstraint("probability BETWEEN 0 AND 100", name="probability"),
+    CheckConstraint("kind IN ('open', 'won', 'lost')", name="kind"),
+)
+
+deal = Table(
+    "deal",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _tenant(),
+    Column("name", Text, nullable=False),
+    Column("amount", BigInteger),
+    Column("currency", Text),
+    Column("pipeline_id", UUID(as_uuid=True), nullable=False),
+    Column("stage_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("owner_id", UUID(as_uuid=True), ForeignKey("user_account.id", ondelete="SET NULL")),
+    Column("expected_close_date", Date),
+    _ts("closed_at", nullable=True),
+    Column("external_id", Text),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("custom_fields", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    # A deal's stage is a stage of its own pipeline, in its own workspace.
+    _in_workspace(["pipeline_id", "stage_id"], "pipeline_stage", "RESTRICT"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    CheckConstraint("status IN ('open', 'won', 'lost')", name="status"),
+    CheckConstraint("(amount IS NULL) = (currency IS NULL)", name="amount_has_currency"),
+    UniqueConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "external_id"),
+    Index("ix_deal_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+    Index("ix_deal_stage", "workspace_id", "pipeline_id", "stage_id"),
+    Index("ix_deal_tags", "tags", postgresql_using="gin"),
+)
+
+deal_stage_history = Table(
+    "deal_stage_history",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("workspace_id", UUID(as_uuid=True), nullable=False),
+    Column("deal_id", UUID(as_uuid=True), nullable=False),
+    # No foreign keys to stages: history outlives a stage that is later deleted.
+    Column("from_stage_id", UUID(as_uuid=True)),
+    Column("to_stage_id", UUID(as_uuid=True), nullable=False),
+    Column("moved_by", UUID(as_uuid=True)),
+    _ts("moved_at"),
+    _in_workspace(["deal_id"], "deal", "CASCADE"),
+    Index("ix_deal_stage_history_deal", "workspace_id", "deal_id", "moved_at", "id"),
+)
+
+
+def _deal_link(name: str, other: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("workspace_id", UUID(as_uuid=True), nullable=False),
+        Column("deal_id", UUID(as_uuid=True), nullable=False),
+        Column(f"{other}_id", UUID(as_uuid=True), nullable=False),
+        _ts("created_at"),
+        PrimaryKeyConstraint("workspace_id", "deal_id", f"{other}_id"),
+        _in_workspace(["deal_id"], "deal", "CASCADE"),
+        _in_workspace([f"{other}_id"], other, "CASCADE"),
+        Index(f"ix_{name}_{other}", "workspace_id", f"{other}_id", "created_at", "deal_id"),
+    )
+
+
+deal_contact = _deal_link("deal_contact", "contact")
+deal_company = _deal_link("deal_company", "company")
+
+custom_field = Table(
+    "custom_field",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _tenant(),
+    Column("object_type", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("field_type", Text, nullable=False),
+    Column("options", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    _ts("archived_at", nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    CheckConstraint(_OBJECT_TYPES, name="object_type"),
+    CheckConstraint(_FIELD_TYPES, name="field_type"),
+    UniqueConstraint("workspace_id", "object_type", "key"),
+    Index("ix_custom_field_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+)
+
+tag = Table(
+    "tag",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _tenant(),
+    Column("name", Text, nullable=False),
+    Column("color", Text),
+    _ts("created_at"),
+    UniqueConstraint("workspace_id", "name"),
+    Index("ix_tag_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final, Literal
 from uuid import UUID
 
 from crm.domain.errors import PermissionDenied
@@ -42,6 +43,12 @@ class Scope(enum.StrEnum):
 class Action(enum.StrEnum):
     READ_CONTACTS = "read_contacts"
     WRITE_CONTACTS = "write_contacts"
+    READ_COMPANIES = "read_companies"
+    WRITE_COMPANIES = "write_companies"
+    READ_DEALS = "read_deals"
+    WRITE_DEALS = "write_deals"
+    READ_SCHEMA = "read_schema"
+    """Pipelines and stages, custom field definitions, the tag catalogue."""
     DELETE_ANY_RECORD = "delete_any_record"
     READ_MEMBERS = "read_members"
     MANAGE_MEMBERS = "manage_members"
@@ -49,12 +56,27 @@ class Action(enum.StrEnum):
     INVITE_MEMBERS = "invite_members"
     MANAGE_API_KEYS = "manage_api_keys"
     MANAGE_CUSTOM_FIELDS = "manage_custom_fields"
+    MANAGE_PIPELINES = "manage_pipelines"
+    MANAGE_TAGS = "manage_tags"
     MANAGE_BILLING = "manage_billing"
 
 
-_EVERYONE = frozenset({Action.READ_CONTACTS, Action.WRITE_CONTACTS, Action.READ_MEMBERS})
+_EVERYONE = frozenset(
+    {
+        Action.READ_CONTACTS,
+        Action.WRITE_CONTACTS,
+        Action.READ_COMPANIES,
+        Action.WRITE_COMPANIES,
+        Action.READ_DEALS,
+        Action.WRITE_DEALS,
+        Action.READ_SCHEMA,
+        Action.READ_MEMBERS,
+    }
+)
 _ADMINS = _EVERYONE | {
     Action.DELETE_ANY_RECORD,
+    Action.MANAGE_PIPELINES,
+    Action.MANAGE_TAGS,
     Action.MANAGE_MEMBERS,
     Action.INVITE_MEMBERS,
     Action.MANAGE_API_KEYS,
@@ -68,16 +90,29 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 }
 """The role table: everything else a role may not do."""
 
-SCOPE_FOR: dict[Action, Scope | None] = {
+EVERY_KEY: Final = "every key"
+"""In the scope table: any key may, whatever its scopes (a key must be able to learn the
+pipelines, fields and tags of what it writes)."""
+
+SCOPE_FOR: dict[Action, Scope | Literal["every key"] | None] = {
     Action.READ_CONTACTS: Scope.CONTACTS_READ,
     Action.WRITE_CONTACTS: Scope.CONTACTS_WRITE,
-    Action.DELETE_ANY_RECORD: Scope.CONTACTS_WRITE,
+    Action.READ_COMPANIES: Scope.COMPANIES_READ,
+    Action.WRITE_COMPANIES: Scope.COMPANIES_WRITE,
+    Action.READ_DEALS: Scope.DEALS_READ,
+    Action.WRITE_DEALS: Scope.DEALS_WRITE,
+    Action.READ_SCHEMA: EVERY_KEY,
+    # Keys delete whatever their write scope covers (see `require_delete`); this row
+    # answers the bare question for a key, asked by nothing else.
+    Action.DELETE_ANY_RECORD: Scope.ADMIN,
     Action.READ_MEMBERS: Scope.MEMBERS_READ,
     Action.MANAGE_MEMBERS: Scope.ADMIN,
     Action.MANAGE_OWNERS: None,
     Action.INVITE_MEMBERS: Scope.ADMIN,
     Action.MANAGE_API_KEYS: Scope.ADMIN,
     Action.MANAGE_CUSTOM_FIELDS: Scope.ADMIN,
+    Action.MANAGE_PIPELINES: Scope.ADMIN,
+    Action.MANAGE_TAGS: Scope.ADMIN,
     Action.MANAGE_BILLING: Scope.ADMIN,
 }
 """The scope table: the scope a key needs for each action (None: only people, never keys)."""
@@ -131,6 +166,8 @@ class Principal:
         if self.role is not None:
             return action in ROLE_ACTIONS[self.role]
         needed = SCOPE_FOR[action]
+        if needed == EVERY_KEY:
+            return True
         return needed is not None and (needed in self.scopes or Scope.ADMIN in self.scopes)
 
     def require(self, action: Action) -> None:
@@ -138,15 +175,17 @@ class Principal:
         if self.may(action):
             return
         if self.role is None:
-            raise MissingScope(SCOPE_FOR[action], action)
+            needed = SCOPE_FOR[action]
+            raise MissingScope(None if needed == EVERY_KEY else needed, action)
         raise RoleForbids(
             f"A workspace {self.role.value} may not {action.value.replace('_', ' ')}."
         )
 
-    def require_delete(self, owner_id: UUID | None) -> None:
-        """Members delete only records they own; admins, owners and keys with write scope
-        delete any."""
-        if owner_id is not None and owner_id == self.actor_id and self.may(Action.WRITE_CONTACTS):
+    def require_delete(self, owner_id: UUID | None, write: Action = Action.WRITE_CONTACTS) -> None:
+        """Deleting a record that `write` covers: members delete only records they own;
+        admins and owners delete any, and so does a key with the write scope."""
+        self.require(write)
+        if self.role is None or (owner_id is not None and owner_id == self.actor_id):
             return
         if self.role is Role.MEMBER:
             raise RoleForbids("A workspace member may delete only records they own.")
