@@ -157,6 +157,8 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("color", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspace.id"],
@@ -406,9 +408,24 @@ def upgrade() -> None:
         " ('Closed lost', 6, 0, 'lost')) AS s(name, position, probability, kind)"
     )
     op.execute(
-        "INSERT INTO tag (id, workspace_id, name, created_at)"
-        " SELECT gen_random_uuid(), workspace_id, name, now()"
+        "INSERT INTO tag (id, workspace_id, name, created_at, updated_at, version)"
+        " SELECT gen_random_uuid(), workspace_id, name, now(), now(), 1"
         " FROM (SELECT DISTINCT workspace_id, unnest(tags) AS name FROM contact) AS used"
+        " ON CONFLICT DO NOTHING"
+    )
+    # Contact custom fields were free-form until now: every key in use gets a definition, so
+    # the values stay readable and writable (numbers and booleans keep their type, the rest
+    # becomes text; a key whose values mix types is text too).
+    op.execute(
+        "INSERT INTO custom_field (id, workspace_id, object_type, key, label, field_type,"
+        " options, created_at, updated_at, version)"
+        " SELECT gen_random_uuid(), c.workspace_id, 'contact', f.key,"
+        " initcap(replace(f.key, '_', ' ')),"
+        " CASE WHEN bool_and(jsonb_typeof(f.value) = 'number') THEN 'number'"
+        " WHEN bool_and(jsonb_typeof(f.value) = 'boolean') THEN 'boolean' ELSE 'text' END,"
+        " '[]'::jsonb, now(), now(), 1"
+        " FROM contact c CROSS JOIN LATERAL jsonb_each(c.custom_fields) AS f(key, value)"
+        " GROUP BY c.workspace_id, f.key"
         " ON CONFLICT DO NOTHING"
     )
     # ### end Alembic commands ###

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from crm.adapters.firebase.identity import FirebaseIdentityVerifier
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
+from crm.adapters.memory.companies import InMemoryCompanyReader
+from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
 from crm.adapters.memory.identity import InMemoryIdentityVerifier
 from crm.adapters.memory.mailer import InMemoryMailer
@@ -16,6 +18,8 @@ from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
+from crm.adapters.postgres.company_readers import AsyncpgCompanyReader
+from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
 from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
 from crm.adapters.postgres.health import PostgresHealthCheck
 from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
@@ -28,6 +32,9 @@ from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.model.invitation import InvitationTokens
 from crm.domain.model.workspace import ApiKeySecrets
+from crm.domain.use_cases import companies as co
+from crm.domain.use_cases import company_links as links
+from crm.domain.use_cases import custom_fields as cf
 from crm.domain.use_cases import invitations as inv
 from crm.domain.use_cases import manage_api_keys as keys
 from crm.domain.use_cases import members as mem
@@ -37,8 +44,11 @@ from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.delete_contact import DeleteContact
 from crm.domain.use_cases.get_contact import GetContact
 from crm.domain.use_cases.list_contacts import ListContacts
+from crm.domain.use_cases.sales import SalesUseCases
 from crm.domain.use_cases.update_contact import UpdateContact
 from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
+from crm.ports.companies import CompanyReader
+from crm.ports.deals import DealReader, PipelineReader
 from crm.ports.health import HealthCheck
 from crm.ports.idempotency import IdempotencyStore
 from crm.ports.identity import IdentityVerifier
@@ -84,6 +94,26 @@ class Container:
     list_contacts: ListContacts
     update_contact: UpdateContact
     delete_contact: DeleteContact
+    sales: SalesUseCases
+    """Pipelines, stages, deals and their links."""
+    create_company: co.CreateCompany
+    get_company: co.GetCompany
+    list_companies: co.ListCompanies
+    update_company: co.UpdateCompany
+    delete_company: co.DeleteCompany
+    link_company: links.LinkContactToCompany
+    unlink_company: links.UnlinkContactFromCompany
+    list_contact_companies: links.ListContactCompanies
+    list_company_contacts: links.ListCompanyContacts
+    create_custom_field: cf.CreateCustomField
+    list_custom_fields: cf.ListCustomFields
+    get_custom_field: cf.GetCustomField
+    update_custom_field: cf.UpdateCustomField
+    create_tag: cf.CreateTag
+    list_tags: cf.ListTags
+    get_tag: cf.GetTag
+    update_tag: cf.UpdateTag
+    delete_tag: cf.DeleteTag
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
     health_checks: list[HealthCheck]
@@ -103,6 +133,9 @@ class Container:
 class Storage:
     uow: UnitOfWorkFactory
     contacts: ContactReader
+    companies: CompanyReader
+    pipelines: PipelineReader
+    deals: DealReader
     api_keys: ApiKeyReader
     idempotency: IdempotencyFactory
     health_checks: list[HealthCheck]
@@ -117,6 +150,9 @@ def postgres_storage(url: str, pool_size: int) -> Storage:
     return Storage(
         uow=lambda: SqlAlchemyUnitOfWork(engine, turns),
         contacts=AsyncpgContactReader(pool),
+        companies=AsyncpgCompanyReader(pool),
+        pipelines=AsyncpgPipelineReader(pool),
+        deals=AsyncpgDealReader(pool),
         api_keys=AsyncpgApiKeyReader(pool),
         idempotency=lambda clock, kept: PostgresIdempotencyStore(engine, turns, clock, kept),
         health_checks=[PostgresHealthCheck(pool)],
@@ -130,6 +166,9 @@ def memory_storage(store: MemoryStore | None = None) -> Storage:
     return Storage(
         uow=lambda: InMemoryUnitOfWork(store),
         contacts=InMemoryContactReader(store),
+        companies=InMemoryCompanyReader(store),
+        pipelines=InMemoryPipelineReader(store),
+        deals=InMemoryDealReader(store),
         api_keys=InMemoryApiKeyReader(store),
         idempotency=InMemoryIdempotencyStore,
         health_checks=[],
@@ -234,6 +273,25 @@ def build(
         list_contacts=ListContacts(storage.contacts),
         update_contact=UpdateContact(uow, clock, ids, phones),
         delete_contact=DeleteContact(uow, clock, ids),
+        sales=SalesUseCases.build(uow, clock, ids, storage.pipelines, storage.deals),
+        create_company=co.CreateCompany(uow, clock, ids, phones),
+        get_company=co.GetCompany(storage.companies),
+        list_companies=co.ListCompanies(storage.companies),
+        update_company=co.UpdateCompany(uow, clock, ids, phones),
+        delete_company=co.DeleteCompany(uow, clock, ids),
+        link_company=links.LinkContactToCompany(uow, clock, ids),
+        unlink_company=links.UnlinkContactFromCompany(uow, clock, ids),
+        list_contact_companies=links.ListContactCompanies(storage.companies),
+        list_company_contacts=links.ListCompanyContacts(storage.companies),
+        create_custom_field=cf.CreateCustomField(uow, clock, ids),
+        list_custom_fields=cf.ListCustomFields(uow),
+        get_custom_field=cf.GetCustomField(uow),
+        update_custom_field=cf.UpdateCustomField(uow, clock),
+        create_tag=cf.CreateTag(uow, clock, ids),
+        list_tags=cf.ListTags(uow),
+        get_tag=cf.GetTag(uow),
+        update_tag=cf.UpdateTag(uow, clock),
+        delete_tag=cf.DeleteTag(uow),
         rate_limiter=limiter,
         idempotency=storage.idempotency(
             clock, timedelta(hours=settings.idempotency_retention_hours)

@@ -83,7 +83,9 @@ def fuzz_schema(fuzz_app: FastAPI) -> Any:
 async def _empty_workspace(database_url: str) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        await conn.execute("TRUNCATE contact, contact_email, outbox_event, idempotency_key")
+        await conn.execute(
+            "TRUNCATE contact, contact_email, company, deal, outbox_event, idempotency_key CASCADE"
+        )
     finally:
         await conn.close()
 

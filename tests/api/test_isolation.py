@@ -89,19 +89,89 @@ async def _api_key(api: Api, a: WorkspaceA) -> Made:
     return Made(body["id"], (body["id"], name, body["prefix"]), f"/v1/api-keys/{body['id']}")
 
 
+async def _company(api: Api, a: WorkspaceA) -> Made:
+    name = f"Alpha Works {uuid.uuid4().hex[:8]}"
+    domain = f"alpha-{uuid.uuid4().hex[:8]}.example"
+    r = await api.client.post(
+        "/v1/companies", json={"name": name, "domain": domain}, headers=a.owner
+    )
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    return Made(cid, (cid, name, domain), f"/v1/companies/{cid}")
+
+
+async def _pipeline(api: Api, a: WorkspaceA) -> Made:
+    name, stage = f"Alpha Funnel {uuid.uuid4().hex[:8]}", f"Alpha Step {uuid.uuid4().hex[:8]}"
+    r = await api.client.post(
+        "/v1/pipelines", json={"name": name, "stages": [{"name": stage}]}, headers=a.owner
+    )
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    return Made(pid, (pid, name, stage), f"/v1/pipelines/{pid}")
+
+
+async def _stage(api: Api, a: WorkspaceA) -> Made:
+    made = await _pipeline(api, a)
+    r = await api.client.get(made.read, headers=a.owner)
+    sid = r.json()["stages"][0]["id"]
+    return Made(sid, (sid, *made.secrets), made.read)
+
+
+async def _deal(api: Api, a: WorkspaceA) -> Made:
+    name = f"Alpha Deal {uuid.uuid4().hex[:8]}"
+    body = {"name": name, "amount_minor": 987654321, "currency": "CHF"}
+    r = await api.client.post("/v1/deals", json=body, headers=a.owner)
+    assert r.status_code == 201, r.text
+    did = r.json()["id"]
+    return Made(did, (did, name, "987654321"), f"/v1/deals/{did}")
+
+
+async def _custom_field(api: Api, a: WorkspaceA) -> Made:
+    key, label = f"alpha_{uuid.uuid4().hex[:8]}", f"Alpha Label {uuid.uuid4().hex[:8]}"
+    body = {"object_type": "contact", "key": key, "label": label, "field_type": "text"}
+    r = await api.client.post("/v1/custom-fields", json=body, headers=a.owner)
+    assert r.status_code == 201, r.text
+    fid = r.json()["id"]
+    return Made(fid, (fid, key, label), f"/v1/custom-fields/{fid}")
+
+
+async def _tag(api: Api, a: WorkspaceA) -> Made:
+    name = f"alpha tag {uuid.uuid4().hex[:8]}"
+    r = await api.client.post("/v1/tags", json={"name": name}, headers=a.owner)
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    return Made(tid, (tid, name), f"/v1/tags/{tid}")
+
+
 FACTORIES: dict[str, Factory] = {
     "contact_id": _contact,
     "workspace_id": _workspace,
     "user_id": _member,
     "invitation_id": _invitation,
     "key_id": _api_key,
+    "company_id": _company,
+    "pipeline_id": _pipeline,
+    "stage_id": _stage,
+    "deal_id": _deal,
+    "field_id": _custom_field,
+    "tag_id": _tag,
 }
 
 # A valid body for each route that takes one, so that the answer is about the object and
 # not about the body (a 422 would prove nothing).
 BODIES: dict[str, object] = {
     "PATCH /v1/contacts/{contact_id}": {"first_name": "Mallory"},
+    "PATCH /v1/custom-fields/{field_id}": {"label": "Mallory label", "archived": True},
+    "PATCH /v1/tags/{tag_id}": {"name": "mallory", "color": "#000000"},
     "PATCH /v1/members/{user_id}": {"role": "member"},
+    "PATCH /v1/pipelines/{pipeline_id}": {"name": "Mallory funnel"},
+    "POST /v1/pipelines/{pipeline_id}/stages": {"name": "Mallory step"},
+    "PUT /v1/pipelines/{pipeline_id}/stages/order": {"stage_ids": [str(uuid.uuid4())]},
+    "PATCH /v1/pipelines/{pipeline_id}/stages/{stage_id}": {"name": "Mallory step"},
+    "PATCH /v1/deals/{deal_id}": {"name": "Mallory deal"},
+    "POST /v1/deals/{deal_id}/move": {"stage_id": str(uuid.uuid4())},
+    "PATCH /v1/companies/{company_id}": {"name": "Mallory Inc", "domain": "mallory.example"},
+    "PUT /v1/contacts/{contact_id}/companies/{company_id}": {"primary": True},
 }
 
 

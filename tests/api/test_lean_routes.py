@@ -55,6 +55,12 @@ def build_app() -> FastAPI:
     async def create_note(note: Note) -> Response:
         return _json(note.model_dump(), 201)
 
+    @r.get("/tagged", operation_id="listTagged")
+    async def tagged(
+        tag: Annotated[list[Annotated[str, Field(max_length=5)]] | None, Query()] = None,
+    ) -> Response:
+        return _json({"tag": tag})
+
     @r.get("/broken", operation_id="getBroken")
     async def broken() -> dict[str, str]:
         return {"not": "a response"}
@@ -138,9 +144,18 @@ def test_what_a_lean_route_cannot_serve_is_refused_when_the_route_is_built() -> 
 
     with pytest.raises(TypeError, match="list parameter"):
 
-        @r.get("/with-list")
-        async def with_list(tag: Annotated[list[str], Query()]) -> Response:
+        @r.get("/with-list-header")
+        async def with_list(x_tags: Annotated[list[str], Header()]) -> Response:
             return Response()
+
+
+async def test_a_repeated_query_parameter_is_a_list(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/tagged")).json() == {"tag": None}
+    assert (await client.get("/tagged?tag=a")).json() == {"tag": ["a"]}
+    assert (await client.get("/tagged?tag=a&tag=b")).json() == {"tag": ["a", "b"]}
+    long = await client.get("/tagged?tag=a&tag=toolong")
+    assert long.status_code == 422
+    assert long.json()["errors"][0]["field"] == "tag.1"
 
 
 def test_the_declaration_still_documents_the_operation() -> None:

@@ -53,6 +53,9 @@ async def test_concurrent_updates_serialize_without_losing_one(
     api: Api, db: asyncpg.Connection
 ) -> None:
     who = await principal(api)
+    for i in range(6):
+        field = {"object_type": "contact", "key": f"k{i}", "label": f"K{i}", "field_type": "number"}
+        await api.container.create_custom_field.execute(who, field)
     contact = await api.container.create_contact.execute(
         CreateContactCommand(who, {"first_name": "A"})
     )

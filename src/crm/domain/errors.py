@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,10 @@ class InvalidInput(DomainError):
     title = "The request is invalid"
 
 
+class InvalidQuery(InvalidInput):
+    """Invalid query parameters of a list; `errors` name the parameter, not a body field."""
+
+
 class RuleViolation(DomainError):
     code = "rule_violation"
     title = "The request breaks a business rule"
@@ -154,3 +159,84 @@ class ApiKeyRevoked(Unauthenticated):
 class ApiKeyExpired(Unauthenticated):
     code = "api_key_expired"
     title = "The API key has expired"
+
+
+class CustomFieldNotFound(NotFound):
+    code = "custom_field_not_found"
+    title = "Custom field not found"
+
+
+class CustomFieldKeyTaken(AlreadyExists):
+    code = "custom_field_key_taken"
+    title = "The object type already has a custom field with this key"
+
+
+class TagNotFound(NotFound):
+    code = "tag_not_found"
+    title = "Tag not found"
+
+
+class TagNameTaken(AlreadyExists):
+    code = "tag_name_taken"
+    title = "The tag catalogue already has a tag with this name"
+
+
+class CompanyNotFound(NotFound):
+    code = "company_not_found"
+    title = "Company not found"
+
+
+class CompanyDomainTaken(AlreadyExists):
+    """A domain names one company per workspace; the problem names the company that has it."""
+
+    code = "company_domain_taken"
+    title = "Domain already belongs to another company"
+
+    @classmethod
+    def held_by(cls, domain: str, company_id: UUID | None) -> CompanyDomainTaken:
+        holder = "another company" if company_id is None else f"company {company_id}"
+        return cls(
+            f"{domain} already belongs to {holder} in this workspace.",
+            errors=(FieldError("/domain", "domain_taken", f"{domain} belongs to {holder}"),),
+        )
+
+
+class PipelineNotFound(NotFound):
+    code = "pipeline_not_found"
+    title = "Pipeline not found"
+
+
+class StageNotFound(NotFound):
+    code = "stage_not_found"
+    title = "Stage not found"
+
+
+class DealNotFound(NotFound):
+    code = "deal_not_found"
+    title = "Deal not found"
+
+
+class StageHasDeals(Conflict):
+    """Deleting a stage (or changing its kind) that deals are in: move them in the same call."""
+
+    code = "stage_has_deals"
+    title = "The stage still holds deals"
+
+
+class PipelineHasDeals(Conflict):
+    code = "pipeline_has_deals"
+    title = "The pipeline still holds deals"
+
+
+class DefaultPipelineRequired(Conflict):
+    """A workspace always has one default pipeline: make another one default first."""
+
+    code = "default_pipeline_required"
+    title = "The workspace needs a default pipeline"
+
+
+class StageNotInPipeline(InvalidInput):
+    """A stage id that is not a stage of the deal's pipeline (or exists nowhere)."""
+
+    code = "stage_not_in_pipeline"
+    title = "The stage is not a stage of this pipeline"

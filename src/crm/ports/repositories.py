@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from crm.domain.model.contact import Contact
+from crm.domain.model.custom_fields import CustomField, FieldSchema, ObjectType
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.invitation import Invitation
+from crm.domain.model.tags import Tag
 from crm.domain.model.workspace import ApiKey, Member, Membership, MemberView, User, Workspace
 from crm.domain.pagination import Page, PageRequest
 
@@ -98,7 +100,10 @@ class ContactReader(Protocol):
 
     async def get(self, workspace_id: UUID, contact_id: UUID) -> Contact | None: ...
 
-    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Contact]: ...
+    async def list(
+        self, workspace_id: UUID, page: PageRequest, tags: Sequence[str] = ()
+    ) -> Page[Contact]:
+        """With `tags`, only contacts carrying every one of them (names already normalized)."""
 
 
 class ApiKeyReader(Protocol):
@@ -106,3 +111,48 @@ class ApiKeyReader(Protocol):
 
     async def touch(self, key_id: UUID, at: datetime) -> None:
         """Record use; callers do it at most once a minute per key, never per request."""
+
+
+class CustomFieldRepository(Protocol):
+    """Custom field definitions (archived ones included) of one workspace."""
+
+    async def add(self, field: CustomField) -> None:
+        """Insert; raises CustomFieldKeyTaken when the object type already has the key."""
+
+    async def get(self, workspace_id: UUID, field_id: UUID) -> CustomField | None: ...
+
+    async def get_for_update(self, workspace_id: UUID, field_id: UUID) -> CustomField | None:
+        """Load and lock the definition until the unit of work ends."""
+
+    async def save(self, field: CustomField, expected_version: int) -> None:
+        """Write changes; raises VersionConflict if the stored version moved on."""
+
+    async def list(
+        self, workspace_id: UUID, page: PageRequest, object_type: ObjectType | None = None
+    ) -> Page[CustomField]: ...
+
+    async def schema(self, workspace_id: UUID, object_type: ObjectType) -> FieldSchema:
+        """Every definition of the object type (archived too): validates writes, hides reads."""
+
+
+class TagRepository(Protocol):
+    """The tag catalogue; renames and deletes reach every contact, company and deal."""
+
+    async def add(self, tag: Tag) -> None:
+        """Insert; raises TagNameTaken when the name is already in the catalogue."""
+
+    async def get(self, workspace_id: UUID, tag_id: UUID) -> Tag | None: ...
+
+    async def get_for_update(self, workspace_id: UUID, tag_id: UUID) -> Tag | None: ...
+
+    async def save(self, tag: Tag, expected_version: int, previous_name: str | None = None) -> None:
+        """Write changes; with `previous_name` (a rename) every record carrying it gets the new
+        name. Raises TagNameTaken (name in use) or VersionConflict."""
+
+    async def remove(self, tag: Tag) -> None:
+        """Delete from the catalogue and from every contact, company and deal carrying it."""
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Tag]: ...
+
+    async def ensure(self, workspace_id: UUID, names: Iterable[str], now: datetime) -> None:
+        """Add the (already normalized) names missing from the catalogue."""

@@ -5,12 +5,16 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from crm.ports.companies import CompanyLinkRepository, CompanyRepository
+from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
+    CustomFieldRepository,
     InvitationRepository,
     MemberRepository,
     Outbox,
+    TagRepository,
     UserRepository,
     WorkspaceRepository,
 )
@@ -24,6 +28,13 @@ class UnitOfWork(Protocol):
     invitations: InvitationRepository
     contacts: ContactRepository
     outbox: Outbox
+    custom_fields: CustomFieldRepository
+    tags: TagRepository
+    companies: CompanyRepository
+    company_links: CompanyLinkRepository
+    pipelines: PipelineRepository
+    deals: DealRepository
+    deal_links: DealLinkRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+from crm.adapters.memory.custom_fields import schema_of
 from crm.adapters.memory.store import MemoryStore
 from crm.domain.model.contact import Contact
+from crm.domain.model.custom_fields import ObjectType
 from crm.domain.model.workspace import ApiKey
 from crm.domain.pagination import Page, PageRequest, Position, SortOrder
 
@@ -20,12 +23,18 @@ class InMemoryContactReader:
         found = self._store.state.contacts.get(contact_id)
         if found is None or found.workspace_id != workspace_id:
             return None
-        return copy.deepcopy(found)
+        return self._visible(found)
 
-    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Contact]:
+    async def list(
+        self, workspace_id: UUID, page: PageRequest, tags: Sequence[str] = ()
+    ) -> Page[Contact]:
         newest_first = page.order is SortOrder.NEWEST_FIRST
         rows = sorted(
-            (c for c in self._store.state.contacts.values() if c.workspace_id == workspace_id),
+            (
+                c
+                for c in self._store.state.contacts.values()
+                if c.workspace_id == workspace_id and set(tags) <= set(c.tags)
+            ),
             key=lambda c: (c.created_at, c.id),
             reverse=newest_first,
         )
@@ -36,9 +45,16 @@ class InMemoryContactReader:
                 for c in rows
                 if ((c.created_at, c.id) < after) == newest_first and (c.created_at, c.id) != after
             ]
-        items = [copy.deepcopy(c) for c in rows[: page.limit]]
+        items = [self._visible(c) for c in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+
+    def _visible(self, contact: Contact) -> Contact:
+        """A copy without the values of archived custom fields (they stay stored)."""
+        schema = schema_of(self._store.state, contact.workspace_id, ObjectType.CONTACT)
+        found = copy.deepcopy(contact)
+        found.custom_fields = schema.visible(found.custom_fields)
+        return found
 
 
 class InMemoryApiKeyReader:

@@ -43,6 +43,9 @@ class InMemoryContactRepository(_Repository):
         stored = self._s.contacts.pop(contact.id, None)
         if stored is not None:
             self._release_emails(stored)
+        # Like the foreign key's ON DELETE CASCADE: its links to companies go with it.
+        for key in [k for k in self._s.company_links if k[1] == contact.id]:
+            del self._s.company_links[key]
 
     def _claim_emails(self, contact: Contact) -> None:
         for index, email in enumerate(contact.emails):

@@ -5,22 +5,35 @@ from __future__ import annotations
 import asyncio
 import copy
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from crm.adapters.memory import companies as company_repos
+from crm.adapters.memory import custom_fields as fields_and_tags
+from crm.adapters.memory import deals as deal_repos
 from crm.adapters.memory import people
 from crm.adapters.memory import repositories as repos
+from crm.domain.model.company import Company, CompanyLink
 from crm.domain.model.contact import Contact
+from crm.domain.model.custom_fields import CustomField
+from crm.domain.model.deal import Deal, StageChange
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.invitation import Invitation
+from crm.domain.model.pipeline import Pipeline
+from crm.domain.model.tags import Tag
 from crm.domain.model.workspace import ApiKey, Member, User, Workspace
+from crm.ports.companies import CompanyLinkRepository, CompanyRepository
+from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
+    CustomFieldRepository,
     InvitationRepository,
     MemberRepository,
     Outbox,
+    TagRepository,
     UserRepository,
     WorkspaceRepository,
 )
@@ -36,6 +49,17 @@ class MemoryState:
     contacts: dict[UUID, Contact] = field(default_factory=dict)
     contact_emails: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     outbox: list[DomainEvent] = field(default_factory=list)
+    custom_fields: dict[UUID, CustomField] = field(default_factory=dict)
+    tags: dict[UUID, Tag] = field(default_factory=dict)
+    companies: dict[UUID, Company] = field(default_factory=dict)
+    company_domains: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
+    # (workspace_id, contact_id, company_id) -> link
+    company_links: dict[tuple[UUID, UUID, UUID], CompanyLink] = field(default_factory=dict)
+    pipelines: dict[UUID, Pipeline] = field(default_factory=dict)
+    deals: dict[UUID, Deal] = field(default_factory=dict)
+    deal_history: list[StageChange] = field(default_factory=list)
+    # (kind, workspace_id, deal_id, contact or company id) -> linked at
+    deal_links: dict[tuple[str, UUID, UUID, UUID], datetime] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -62,6 +86,17 @@ class InMemoryUnitOfWork:
         self.invitations: InvitationRepository = people.InMemoryInvitationRepository(self._state)
         self.contacts: ContactRepository = repos.InMemoryContactRepository(self._state)
         self.outbox: Outbox = repos.InMemoryOutbox(self._state)
+        self.custom_fields: CustomFieldRepository = fields_and_tags.InMemoryCustomFieldRepository(
+            self._state
+        )
+        self.tags: TagRepository = fields_and_tags.InMemoryTagRepository(self._state)
+        self.companies: CompanyRepository = company_repos.InMemoryCompanyRepository(self._state)
+        self.company_links: CompanyLinkRepository = company_repos.InMemoryCompanyLinkRepository(
+            self._state
+        )
+        self.pipelines: PipelineRepository = deal_repos.InMemoryPipelineRepository(self._state)
+        self.deals: DealRepository = deal_repos.InMemoryDealRepository(self._state)
+        self.deal_links: DealLinkRepository = deal_repos.InMemoryDealLinkRepository(self._state)
         return self
 
     async def __aexit__(

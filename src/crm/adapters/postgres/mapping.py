@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Protocol
 
+from crm.domain.model.company import Company
+from crm.domain.model.company_rules import Address, SizeBand
 from crm.domain.model.contact import Contact
 from crm.domain.model.contact_rules import LifecycleStage
 from crm.domain.model.events import DomainEvent
@@ -164,3 +167,45 @@ def event_to_row(event: DomainEvent) -> dict[str, Any]:
         "payload": event.payload,
         "occurred_at": event.occurred_at,
     }
+
+
+COMPANY_FIELDS = (
+    "id",
+    "workspace_id",
+    "name",
+    "domain",
+    "industry",
+    "size_band",
+    "country",
+    "address",
+    "website",
+    "owner_id",
+    "tags",
+    "custom_fields",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+def company_to_domain(row: Row) -> Company:
+    address, size_band = row["address"], row["size_band"]
+    return Company(
+        **{name: row[name] for name in _COMPANY_PLAIN},
+        tags=tuple(row["tags"]),
+        size_band=None if size_band is None else SizeBand(size_band),
+        address=None if address is None else Address(**address),
+    )
+
+
+def company_to_row(company: Company) -> dict[str, Any]:
+    address, size_band = company.address, company.size_band
+    return {
+        **{name: getattr(company, name) for name in _COMPANY_PLAIN},
+        "tags": list(company.tags),
+        "size_band": None if size_band is None else size_band.value,
+        "address": None if address is None else asdict(address),
+    }
+
+
+_COMPANY_PLAIN = tuple(n for n in COMPANY_FIELDS if n not in ("tags", "size_band", "address"))

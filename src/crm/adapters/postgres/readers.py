@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,6 +12,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from crm.adapters.postgres.custom_fields import tag_filter_sql, visible_custom_fields
 from crm.adapters.postgres.errors import UNAVAILABLE, unreachable
 from crm.adapters.postgres.mapping import (
     API_KEY_COLUMNS,
@@ -20,22 +22,30 @@ from crm.adapters.postgres.mapping import (
 )
 from crm.domain.errors import ServiceUnavailable
 from crm.domain.model.contact import Contact
+from crm.domain.model.custom_fields import ObjectType
 from crm.domain.model.workspace import ApiKey
 from crm.domain.pagination import Page, PageRequest, Position, SortOrder
 
 log = logging.getLogger("crm.postgres")
 
 # The SQL below is assembled from constants only (column lists, operators); values are bound.
-_GET_CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contact WHERE workspace_id = $1 AND id = $2"  # noqa: S608
+# Values of archived custom fields stay stored but are cut out in the same statement.
+_VISIBLE_CONTACT_COLUMNS = CONTACT_COLUMNS.replace(
+    "custom_fields", visible_custom_fields("contact", ObjectType.CONTACT)
+)
+_GET_CONTACT = f"SELECT {_VISIBLE_CONTACT_COLUMNS} FROM contact WHERE workspace_id = $1 AND id = $2"  # noqa: S608
 _LIST = {
-    (order, keyset): f"SELECT {CONTACT_COLUMNS} FROM contact WHERE workspace_id = $1"  # noqa: S608
+    (order, keyset, tagged): f"SELECT {_VISIBLE_CONTACT_COLUMNS} FROM contact"  # noqa: S608
+    + " WHERE workspace_id = $1"
     + (f" AND (created_at, id) {op} ($3, $4)" if keyset else "")
+    + (" AND " + tag_filter_sql("contact", 5 if keyset else 3) if tagged else "")
     + f" ORDER BY created_at {direction}, id {direction} LIMIT $2"
     for order, op, direction in (
         (SortOrder.NEWEST_FIRST, "<", "DESC"),
         (SortOrder.OLDEST_FIRST, ">", "ASC"),
     )
     for keyset in (False, True)
+    for tagged in (False, True)
 }
 _API_KEY_BY_HASH = f"SELECT {API_KEY_COLUMNS} FROM api_key WHERE secret_hash = $1"  # noqa: S608
 _TOUCH_API_KEY = "UPDATE api_key SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL"
@@ -122,10 +132,13 @@ class AsyncpgContactReader:
         row = await self._pool.fetchrow(_GET_CONTACT, workspace_id, contact_id)
         return contact_to_domain(row) if row else None
 
-    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Contact]:
+    async def list(
+        self, workspace_id: UUID, page: PageRequest, tags: Sequence[str] = ()
+    ) -> Page[Contact]:
         keyset = () if page.after is None else (page.after.created_at, page.after.id)
-        query = _LIST[(page.order, bool(keyset))]
-        rows = await self._pool.fetch(query, workspace_id, page.limit + 1, *keyset)
+        query = _LIST[(page.order, bool(keyset), bool(tags))]
+        tagged = (list(tags),) if tags else ()
+        rows = await self._pool.fetch(query, workspace_id, page.limit + 1, *keyset, *tagged)
         items = [contact_to_domain(r) for r in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)

@@ -439,6 +439,8 @@ tag = Table(
     Column("name", Text, nullable=False),
     Column("color", Text),
     _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
     UniqueConstraint("workspace_id", "name"),
     Index("ix_tag_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
 )

@@ -9,15 +9,22 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from crm.adapters.postgres import companies as company_repos
+from crm.adapters.postgres import custom_fields as fields_and_tags
+from crm.adapters.postgres import deals as deal_repos
 from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.errors import unavailable_as_port_error
+from crm.ports.companies import CompanyLinkRepository, CompanyRepository
+from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
+    CustomFieldRepository,
     InvitationRepository,
     MemberRepository,
     Outbox,
+    TagRepository,
     UserRepository,
     WorkspaceRepository,
 )
@@ -65,6 +72,17 @@ class SqlAlchemyUnitOfWork:
         self.invitations: InvitationRepository = people.SqlInvitationRepository(self._conn)
         self.contacts: ContactRepository = repos.SqlContactRepository(self._conn)
         self.outbox: Outbox = repos.SqlOutbox(self._conn)
+        self.custom_fields: CustomFieldRepository = fields_and_tags.SqlCustomFieldRepository(
+            self._conn
+        )
+        self.tags: TagRepository = fields_and_tags.SqlTagRepository(self._conn)
+        self.companies: CompanyRepository = company_repos.SqlCompanyRepository(self._conn)
+        self.company_links: CompanyLinkRepository = company_repos.SqlCompanyLinkRepository(
+            self._conn
+        )
+        self.pipelines: PipelineRepository = deal_repos.SqlPipelineRepository(self._conn)
+        self.deals: DealRepository = deal_repos.SqlDealRepository(self._conn)
+        self.deal_links: DealLinkRepository = deal_repos.SqlDealLinkRepository(self._conn)
         return self
 
     async def __aexit__(

@@ -10,13 +10,17 @@ from typing import Any
 
 from crm.domain.model.text import has_control_characters
 
-JsonScalar = str | int | float | bool | None
+JsonScalar = str | int | float | bool | list[str] | None
+"""A custom field value: a JSON scalar, or a list of strings (multi_select). The shape checks
+here run first; `custom_fields.FieldSchema.validate` then checks each value against its field's
+definition (type, options, archived)."""
 
 MAX_EMAILS = 10
 MAX_PHONES = 10
 MAX_TAGS = 50
 MAX_CUSTOM_FIELDS = 100
 MAX_CUSTOM_TEXT = 10_000
+MAX_CUSTOM_LIST = 200
 
 _EMAIL = re.compile(
     r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -134,7 +138,15 @@ def custom_value(key: str, value: Any) -> JsonScalar:
         )
     if value is None or isinstance(value, str | bool | int | float):
         return value
-    raise RuleBroken("not_a_scalar", "a string, number, boolean or null", f"/{key}")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        for item in value:
+            custom_value(key, item)
+        if len(value) > MAX_CUSTOM_LIST:
+            raise RuleBroken("too_many", f"at most {MAX_CUSTOM_LIST} items", f"/{key}")
+        return list(value)
+    raise RuleBroken(
+        "not_a_scalar", "a string, number, boolean, list of strings or null", f"/{key}"
+    )
 
 
 def _printable(value: str) -> None:

@@ -65,3 +65,113 @@ class InvitationCreated(DomainEvent):
 
     topic: ClassVar[str] = "invitation.created"
     aggregate_type: ClassVar[str] = "invitation"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompanyCreated(DomainEvent):
+    topic: ClassVar[str] = "company.created"
+    aggregate_type: ClassVar[str] = "company"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompanyUpdated(DomainEvent):
+    """`payload["changes"]` maps each changed field to its old and new value."""
+
+    topic: ClassVar[str] = "company.updated"
+    aggregate_type: ClassVar[str] = "company"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompanyDeleted(DomainEvent):
+    """Its links to contacts went with it; the contacts themselves are untouched."""
+
+    topic: ClassVar[str] = "company.deleted"
+    aggregate_type: ClassVar[str] = "company"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactLinkedToCompany(DomainEvent):
+    """`payload`: company_id, is_primary."""
+
+    topic: ClassVar[str] = "contact.company_linked"
+    aggregate_type: ClassVar[str] = "contact"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactUnlinkedFromCompany(DomainEvent):
+    """`payload`: company_id, was_primary."""
+
+    topic: ClassVar[str] = "contact.company_unlinked"
+    aggregate_type: ClassVar[str] = "contact"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactPrimaryCompanyChanged(DomainEvent):
+    """`payload`: old and new primary company ids (either may be null)."""
+
+    topic: ClassVar[str] = "contact.primary_company_changed"
+    aggregate_type: ClassVar[str] = "contact"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineCreated(DomainEvent):
+    topic: ClassVar[str] = "pipeline.created"
+    aggregate_type: ClassVar[str] = "pipeline"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineUpdated(DomainEvent):
+    """Name, default or stages changed; `payload` is the pipeline as it now is."""
+
+    topic: ClassVar[str] = "pipeline.updated"
+    aggregate_type: ClassVar[str] = "pipeline"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineDeleted(DomainEvent):
+    topic: ClassVar[str] = "pipeline.deleted"
+    aggregate_type: ClassVar[str] = "pipeline"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealCreated(DomainEvent):
+    topic: ClassVar[str] = "deal.created"
+    aggregate_type: ClassVar[str] = "deal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealUpdated(DomainEvent):
+    """`payload["changes"]` maps each changed field to its old and new value."""
+
+    topic: ClassVar[str] = "deal.updated"
+    aggregate_type: ClassVar[str] = "deal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealMoved(DomainEvent):
+    """`payload`: pipeline_id, from_stage_id, to_stage_id, from_status, to_status."""
+
+    topic: ClassVar[str] = "deal.moved"
+    aggregate_type: ClassVar[str] = "deal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealDeleted(DomainEvent):
+    topic: ClassVar[str] = "deal.deleted"
+    aggregate_type: ClassVar[str] = "deal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealLinked(DomainEvent):
+    """`payload`: object_type (contact or company), object_id."""
+
+    topic: ClassVar[str] = "deal.linked"
+    aggregate_type: ClassVar[str] = "deal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealUnlinked(DomainEvent):
+    """`payload`: object_type (contact or company), object_id."""
+
+    topic: ClassVar[str] = "deal.unlinked"
+    aggregate_type: ClassVar[str] = "deal"

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm.domain.model.contact import Contact, ContactData
+from crm.domain.model.custom_fields import ObjectType, merge
 from crm.domain.model.events import ContactCreated
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import contact_snapshot
@@ -32,17 +33,22 @@ class CreateContact:
         data = ContactData.parse(cmd.fields, self._phones.to_e164)
         now = self._clock.now()
         contact = Contact.create(self._ids.new_id(), cmd.principal.workspace_id, data, now)
-        event = ContactCreated(
-            id=self._ids.new_id(),
-            workspace_id=contact.workspace_id,
-            aggregate_id=contact.id,
-            occurred_at=now,
-            actor_id=cmd.principal.actor_id,
-            payload=contact_snapshot(contact),
-        )
         async with self._uow() as uow:
+            if data.custom_fields:  # no values, no definitions to read: one round trip less
+                schema = await uow.custom_fields.schema(contact.workspace_id, ObjectType.CONTACT)
+                values = schema.validate(data.custom_fields, self._phones.to_e164)
+                contact.custom_fields = merge({}, values)
             await check_owner(uow, cmd.principal, contact.owner_id)
+            await uow.tags.ensure(contact.workspace_id, contact.tags, now)
             await uow.contacts.add(contact)
+            event = ContactCreated(
+                id=self._ids.new_id(),
+                workspace_id=contact.workspace_id,
+                aggregate_id=contact.id,
+                occurred_at=now,
+                actor_id=cmd.principal.actor_id,
+                payload=contact_snapshot(contact),
+            )
             await uow.outbox.add([event])
             await uow.commit()
         return contact

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from crm.domain.model.permissions import Role, Scope
+from crm.domain.model.pipeline import Pipeline
 from crm.domain.model.workspace import ApiKey, ApiKeySecrets, Member, Workspace
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWorkFactory
@@ -27,7 +28,8 @@ class CreatedWorkspace:
 
 
 class CreateWorkspace:
-    """Create a workspace; the person creating it becomes its owner."""
+    """Create a workspace with the default sales pipeline; the person creating it becomes its
+    owner."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, secrets: ApiKeySecrets
@@ -51,6 +53,8 @@ class CreateWorkspace:
             )
         async with self._uow() as uow:
             await uow.workspaces.add(workspace)
+            pipeline = Pipeline.default(self._ids.new_id(), workspace.id, self._ids.new_id, now)
+            await uow.pipelines.add(pipeline)
             if cmd.owner_id is not None:
                 await uow.members.add(Member(workspace.id, cmd.owner_id, Role.OWNER, now))
             if key is not None:

@@ -14,7 +14,19 @@ from crm.entrypoints.api.auth import PrincipalCache
 from crm.entrypoints.api.cors import Cors
 from crm.entrypoints.api.gateway import Gateway
 from crm.entrypoints.api.idempotency import Idempotency
-from crm.entrypoints.api.routers import api_keys, contacts, health, invitations, workspaces
+from crm.entrypoints.api.routers import (
+    api_keys,
+    companies,
+    company_links,
+    contacts,
+    custom_fields,
+    deals,
+    health,
+    invitations,
+    pipelines,
+    tags,
+    workspaces,
+)
 from crm.settings import Settings
 
 DESCRIPTION = """A multi-tenant CRM API for sales teams' mobile and web apps.
@@ -58,7 +70,9 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     errors.install(app)
     # Routes join the app's own list: an included router is matched through an extra layer
     # of FastAPI's routing on every request.
-    routers = (contacts, workspaces, invitations, api_keys, health)
+    routers = [contacts, workspaces, invitations, api_keys, health, custom_fields, tags]
+    routers += [companies, company_links]
+    routers += [pipelines, deals]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
     docs.install(app)

@@ -51,7 +51,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, e.DomainError):
         raise exc
     source = "body"
-    if isinstance(exc, e.InvalidCursor):
+    if isinstance(exc, e.InvalidCursor | e.InvalidQuery):
         source = "query"
     elif isinstance(exc, e.WorkspaceRequired):
         source = "header"

@@ -17,7 +17,8 @@ query parameters) is refused when the route is built, never silently ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Annotated, Any, get_origin
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -88,9 +89,11 @@ class _Plan:
             **{p.alias: "query" for p in d.query_params},
             **{p.alias: "header" for p in d.header_params},
         }
+        # Repeated query parameters (`?tag=a&tag=b`) arrive as lists; nothing else may be one.
+        self.query_lists = frozenset(p.alias for p in d.query_params if _is_sequence(p))
         fields: dict[str, Any] = {}
         for p in (*d.path_params, *d.query_params, *d.header_params):
-            if get_origin(p.field_info.annotation) in (list, tuple, set, frozenset):
+            if _is_sequence(p) and p.alias not in self.query_lists:
                 raise TypeError(f"LeanRoute {route.name}: list parameter {p.name} unsupported")
             info = p.field_info
             default = ... if info.is_required() else info.default
@@ -129,8 +132,12 @@ class _Plan:
     def _raw_parameters(self, request: Request) -> dict[str, Any]:
         raw: dict[str, Any] = {alias: request.path_params[alias] for alias in self.path}
         if self.query:
-            query = request.query_params
-            raw.update((alias, query[alias]) for alias in self.query if alias in query)
+            query, lists = request.query_params, self.query_lists
+            raw.update(
+                (alias, query.getlist(alias) if alias in lists else query[alias])
+                for alias in self.query
+                if alias in query
+            )
         if self.header:
             headers = request.headers
             raw.update((alias, headers[alias]) for alias in self.header if alias in headers)
@@ -138,6 +145,16 @@ class _Plan:
 
     def _located(self, errors: list[Any]) -> list[Mapping[str, Any]]:
         return [{**error, "loc": (self.source[error["loc"][0]], *error["loc"])} for error in errors]
+
+
+def _is_sequence(param: Any) -> bool:
+    """A parameter typed as a list (or an optional list, `list[str] | None`)."""
+    annotation = param.field_info.annotation
+    candidates = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    return any(
+        get_origin(a) in (list, tuple, set, frozenset) or a in (list, tuple, set, frozenset)
+        for a in (annotation, *candidates)
+    )
 
 
 async def _read_body(

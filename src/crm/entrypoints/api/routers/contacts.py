@@ -81,10 +81,13 @@ def build(c: Container) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
         cursor: Annotated[str | None, Query(max_length=512)] = None,
         sort: s.ContactSort = "-created_at",
+        tag: s.TagFilter = None,
     ) -> Response:
         order = SortOrder(sort)
         after = None if cursor is None else decode_cursor(cursor, order)
-        page = await c.list_contacts.execute(principal(request), PageRequest(limit, after, order))
+        page = await c.list_contacts.execute(
+            principal(request), PageRequest(limit, after, order), tag or ()
+        )
         return page_response(page, order)
 
     @r.get(

@@ -17,18 +17,35 @@ from crm.domain.model.contact_rules import (
     LifecycleStage,
 )
 from crm.entrypoints.api.schemas.shared import ScalarInput, ScalarOutput
+from crm.entrypoints.api.schemas.shared import TagFilter as TagFilter  # re-exported
 
 ShortText = Annotated[str, Field(max_length=200)]
 CustomFields = Annotated[
     dict[Annotated[str, Field(max_length=64)], ScalarInput],
-    Field(max_length=MAX_CUSTOM_FIELDS, description="snake_case keys; JSON scalar values"),
+    Field(
+        max_length=MAX_CUSTOM_FIELDS,
+        description=(
+            "Values by field key; each key must be a contact custom field defined in "
+            "/v1/custom-fields (not archived) and each value fit its type. Values of archived "
+            "fields are kept but not shown."
+        ),
+    ),
 ]
 Emails = Annotated[list[Annotated[str, Field(max_length=254)]], Field(max_length=MAX_EMAILS)]
 Phones = Annotated[
     list[Annotated[str, Field(max_length=40)]],
     Field(max_length=MAX_PHONES, description="International format; stored as E.164"),
 ]
-Tags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=MAX_TAGS)]
+Tags = Annotated[
+    list[Annotated[str, Field(max_length=64)]],
+    Field(
+        max_length=MAX_TAGS,
+        description=(
+            "Stored lower case with whitespace collapsed; a tag missing from the workspace's "
+            "catalogue (/v1/tags) is added to it"
+        ),
+    ),
+]
 
 _EXAMPLE: JsonDict = {
     "first_name": "Ada",
@@ -39,7 +56,6 @@ _EXAMPLE: JsonDict = {
     "company_name": "Analytical Engines Ltd",
     "tags": ["vip"],
     "lifecycle_stage": "lead",
-    "custom_fields": {"source": "conference"},
 }
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import PlainValidator, WithJsonSchema
+from fastapi import Query
+from pydantic import Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-Scalar = str | int | float | bool | None
+from crm.domain.model.tags import MAX_TAG_FILTER
+
+Scalar = str | int | float | bool | list[str] | None
 
 # A named component rather than an inline `anyOf` in every map: SDK generators turn an
 # inline union of primitives into an empty class; a named one can be mapped to `Any`.
@@ -15,9 +18,15 @@ CUSTOM_FIELD_VALUE = "CustomFieldValue"
 COMPONENTS: dict[str, dict[str, Any]] = {
     CUSTOM_FIELD_VALUE: {
         "title": CUSTOM_FIELD_VALUE,
-        "description": "A custom field's value: a JSON string, number, boolean or null",
-        # A type array, not `anyOf`: openapi-generator warns on a named union of primitives.
-        "type": ["string", "integer", "number", "boolean", "null"],
+        "description": (
+            "A custom field's value, checked against the field's definition "
+            "(GET /v1/custom-fields): a string (text, date, datetime, url, email, phone, "
+            "single_select), number, boolean, a list of option values (multi_select), "
+            "or null (clears the value when writing)"
+        ),
+        # No `type`: openapi-generator warns on a named `anyOf` of primitives, and its 3.1
+        # normalizer refuses a type array that includes "array". Any JSON value is allowed
+        # here; the field's definition decides, and the server validates every write.
     }
 }
 _REF = WithJsonSchema({"$ref": f"#/components/schemas/{CUSTOM_FIELD_VALUE}"})
@@ -27,8 +36,25 @@ def _scalar(value: object) -> Scalar:
     # One precise error per bad value, instead of one per member of the union.
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    raise PydanticCustomError("not_a_scalar", "must be a string, number, boolean or null")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise PydanticCustomError(
+        "not_a_scalar", "must be a string, number, boolean, list of strings or null"
+    )
 
 
 ScalarInput = Annotated[Scalar, PlainValidator(_scalar), _REF]
 ScalarOutput = Annotated[Scalar, _REF]
+
+
+TagFilter = Annotated[
+    list[Annotated[str, Field(max_length=64)]] | None,
+    Query(
+        max_length=MAX_TAG_FILTER,
+        description=(
+            "Only records carrying this tag (compared like stored tags: case and extra spaces "
+            "do not matter). Repeat it to require several tags at once: `?tag=vip&tag=emea` "
+            "lists the records carrying both."
+        ),
+    ),
+]

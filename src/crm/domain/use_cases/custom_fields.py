@@ -1,0 +1,181 @@
+"""Custom field definitions and the tag catalogue: admins manage them, everyone reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from crm.domain.errors import CustomFieldNotFound, TagNotFound, VersionConflict
+from crm.domain.model.custom_fields import CustomField, ObjectType
+from crm.domain.model.permissions import Action, Principal
+from crm.domain.model.tags import Tag
+from crm.domain.pagination import Page, PageRequest
+from crm.ports.system import Clock, IdGenerator
+from crm.ports.unit_of_work import UnitOfWorkFactory
+
+
+def _check_version(kind: str, if_match: int | None, version: int) -> None:
+    if if_match is not None and if_match != version:
+        raise VersionConflict(
+            f"If-Match names version {if_match} but the {kind} is at version {version}."
+        )
+
+
+class CreateCustomField:
+    """Define a field; its key is unique per object type (409 otherwise)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+
+    async def execute(self, principal: Principal, raw: Mapping[str, Any]) -> CustomField:
+        principal.require(Action.MANAGE_CUSTOM_FIELDS)
+        field = CustomField.create(
+            self._ids.new_id(), principal.workspace_id, raw, self._clock.now()
+        )
+        async with self._uow() as uow:
+            await uow.custom_fields.add(field)
+            await uow.commit()
+        return field
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCustomFieldCommand:
+    principal: Principal
+    field_id: UUID
+    changes: Mapping[str, Any]
+    if_match: int | None = None
+
+
+class UpdateCustomField:
+    """Relabel, change options, archive (`archived: true`) or unarchive (`archived: false`)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def execute(self, cmd: UpdateCustomFieldCommand) -> CustomField:
+        cmd.principal.require(Action.MANAGE_CUSTOM_FIELDS)
+        async with self._uow() as uow:
+            field = await uow.custom_fields.get_for_update(cmd.principal.workspace_id, cmd.field_id)
+            if field is None:
+                raise CustomFieldNotFound(f"No custom field {cmd.field_id} in this workspace.")
+            _check_version("custom field", cmd.if_match, field.version)
+            version = field.version
+            if field.apply(cmd.changes, self._clock.now()):
+                await uow.custom_fields.save(field, expected_version=version)
+                await uow.commit()
+        return field
+
+
+class GetCustomField:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, principal: Principal, field_id: UUID) -> CustomField:
+        principal.require(Action.READ_SCHEMA)
+        async with self._uow() as uow:
+            field = await uow.custom_fields.get(principal.workspace_id, field_id)
+        if field is None:
+            raise CustomFieldNotFound(f"No custom field {field_id} in this workspace.")
+        return field
+
+
+class ListCustomFields:
+    """Every definition (archived ones too), optionally of one object type."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(
+        self, principal: Principal, page: PageRequest, object_type: ObjectType | None = None
+    ) -> Page[CustomField]:
+        principal.require(Action.READ_SCHEMA)
+        async with self._uow() as uow:
+            return await uow.custom_fields.list(principal.workspace_id, page, object_type)
+
+
+class CreateTag:
+    """Add a tag to the catalogue (writing a record with a new tag adds it too)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+
+    async def execute(self, principal: Principal, raw: Mapping[str, Any]) -> Tag:
+        principal.require(Action.MANAGE_TAGS)
+        tag = Tag.create(self._ids.new_id(), principal.workspace_id, raw, self._clock.now())
+        async with self._uow() as uow:
+            await uow.tags.add(tag)
+            await uow.commit()
+        return tag
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTagCommand:
+    principal: Principal
+    tag_id: UUID
+    changes: Mapping[str, Any]
+    if_match: int | None = None
+
+
+class UpdateTag:
+    """Rename and/or recolour; a rename reaches every contact, company and deal carrying the
+    tag in the same transaction. Renaming onto an existing tag's name is 409."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def execute(self, cmd: UpdateTagCommand) -> Tag:
+        cmd.principal.require(Action.MANAGE_TAGS)
+        async with self._uow() as uow:
+            tag = await uow.tags.get_for_update(cmd.principal.workspace_id, cmd.tag_id)
+            if tag is None:
+                raise TagNotFound(f"No tag {cmd.tag_id} in this workspace.")
+            _check_version("tag", cmd.if_match, tag.version)
+            version = tag.version
+            changed = tag.apply(cmd.changes, self._clock.now())
+            if changed:
+                previous = changed["name"][0] if "name" in changed else None
+                await uow.tags.save(tag, expected_version=version, previous_name=previous)
+                await uow.commit()
+        return tag
+
+
+class DeleteTag:
+    """Remove a tag from the catalogue and from every record carrying it."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, principal: Principal, tag_id: UUID, if_match: int | None) -> None:
+        principal.require(Action.MANAGE_TAGS)
+        async with self._uow() as uow:
+            tag = await uow.tags.get_for_update(principal.workspace_id, tag_id)
+            if tag is None:
+                raise TagNotFound(f"No tag {tag_id} in this workspace.")
+            _check_version("tag", if_match, tag.version)
+            await uow.tags.remove(tag)
+            await uow.commit()
+
+
+class GetTag:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, principal: Principal, tag_id: UUID) -> Tag:
+        principal.require(Action.READ_SCHEMA)
+        async with self._uow() as uow:
+            tag = await uow.tags.get(principal.workspace_id, tag_id)
+        if tag is None:
+            raise TagNotFound(f"No tag {tag_id} in this workspace.")
+        return tag
+
+
+class ListTags:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, principal: Principal, page: PageRequest) -> Page[Tag]:
+        principal.require(Action.READ_SCHEMA)
+        async with self._uow() as uow:
+            return await uow.tags.list(principal.workspace_id, page)
