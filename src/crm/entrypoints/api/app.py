@@ -70,9 +70,9 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     errors.install(app)
     # Routes join the app's own list: an included router is matched through an extra layer
     # of FastAPI's routing on every request.
-    routers = [contacts, workspaces, invitations, api_keys, health, custom_fields, tags]
-    routers += [companies, company_links]
-    routers += [pipelines, deals]
+    # In the order Swagger UI shows them: the records, their schema, then the workspace.
+    routers = [contacts, company_links, companies, deals, pipelines, custom_fields, tags]
+    routers += [workspaces, invitations, api_keys, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
     docs.install(app)
