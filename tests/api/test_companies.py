@@ -177,6 +177,7 @@ async def test_lists_page_and_filter(api: Api) -> None:
     auth = await api.key()
     ids = [(await create(api, auth, name=f"C{i}", domain=f"c{i}.com"))["id"] for i in range(5)]
     await api.client.patch(f"/v1/companies/{ids[1]}", json={"tags": ["vip"]}, headers=auth)
+    await api.client.patch(f"/v1/companies/{ids[2]}", json={"tags": ["vip", "emea"]}, headers=auth)
     first = await api.client.get("/v1/companies", params={"limit": 2}, headers=auth)
     assert [c["id"] for c in first.json()["data"]] == ids[::-1][:2]
     second = await api.client.get(
@@ -192,11 +193,14 @@ async def test_lists_page_and_filter(api: Api) -> None:
     )
     assert [c["id"] for c in by_domain.json()["data"]] == [ids[3]]
     by_tag = await api.client.get("/v1/companies", params={"tag": "VIP"}, headers=auth)
-    assert [c["id"] for c in by_tag.json()["data"]] == [ids[1]]
+    assert [c["id"] for c in by_tag.json()["data"]] == [ids[2], ids[1]]
+    both = await api.client.get("/v1/companies", params={"tag": ["vip", "EMEA"]}, headers=auth)
+    assert [c["id"] for c in both.json()["data"]] == [ids[2]]
     nothing = await api.client.get("/v1/companies", params={"domain": "c9.com"}, headers=auth)
     assert nothing.json() == {"data": [], "next_cursor": None}
     bad = await api.client.get("/v1/companies", params={"domain": "??"}, headers=auth)
     assert (bad.status_code, bad.json()["errors"][0]["code"]) == (422, "invalid_domain")
+    assert bad.json()["errors"][0]["source"] == "query"
 
 
 async def test_links_primary_rules_and_both_lists(api: Api, db: asyncpg.Connection) -> None:
