@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from crm.adapters.memory.custom_fields import schema_of
+from crm.adapters.memory.paging import keyset_page
 from crm.domain.errors import CompanyDomainTaken, VersionConflict
 from crm.domain.model.company import Company, CompanyLink, Linked
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import ObjectType
-from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+from crm.domain.pagination import Page, PageRequest
 from crm.ports.companies import EVERY_COMPANY, CompanyFilter
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class InMemoryCompanyReader:
             and (where.domain is None or c.domain == where.domain)
             and set(where.tags) <= set(c.tags)
         ]
-        return _page(rows, page, lambda c: (c.created_at, c.id), self._company)
+        return keyset_page(rows, lambda c: (c.created_at, c.id), page, self._company)
 
     async def companies_of_contact(
         self, workspace_id: UUID, contact_id: UUID, page: PageRequest
@@ -122,7 +122,7 @@ class InMemoryCompanyReader:
             for (ws, ct, c), link in state.company_links.items()
             if (ws, ct) == (workspace_id, contact_id)
         ]
-        return _page(rows, page, lambda x: (x.linked_at, x.item.id), _same)
+        return keyset_page(rows, lambda x: (x.linked_at, x.item.id), page, _same)
 
     async def contacts_of_company(
         self, workspace_id: UUID, company_id: UUID, page: PageRequest
@@ -136,7 +136,7 @@ class InMemoryCompanyReader:
             for (ws, ct, c), link in state.company_links.items()
             if (ws, c) == (workspace_id, company_id)
         ]
-        return _page(rows, page, lambda x: (x.linked_at, x.item.id), _same)
+        return keyset_page(rows, lambda x: (x.linked_at, x.item.id), page, _same)
 
     def _company(self, company: Company) -> Company:
         """A copy without the values of archived custom fields (they stay stored)."""
@@ -154,19 +154,3 @@ class InMemoryCompanyReader:
 
 def _same(x: T) -> T:
     return x
-
-
-def _page(
-    rows: Iterable[T],
-    page: PageRequest,
-    key: Callable[[T], tuple[datetime, UUID]],
-    clone: Callable[[T], T],
-) -> Page[T]:
-    newest_first = page.order is SortOrder.NEWEST_FIRST
-    ordered = sorted(rows, key=key, reverse=newest_first)
-    if page.after is not None:
-        after = (page.after.created_at, page.after.id)
-        ordered = [r for r in ordered if (key(r) < after) == newest_first and key(r) != after]
-    items = [clone(r) for r in ordered[: page.limit]]
-    more = len(ordered) > page.limit
-    return Page(items, Position(*key(items[-1])) if more else None)

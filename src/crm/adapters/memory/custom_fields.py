@@ -6,38 +6,27 @@ import copy
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from crm.adapters.memory.paging import keyset_page
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.errors import CustomFieldKeyTaken, TagNameTaken, VersionConflict
 from crm.domain.model.custom_fields import CustomField, FieldSchema, ObjectType
 from crm.domain.model.tags import Tag
-from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+from crm.domain.pagination import Page, PageRequest
 
 if TYPE_CHECKING:
     from crm.adapters.memory.store import MemoryState
 
-T = TypeVar("T", CustomField, Tag)
 
 _ids = Uuid7Generator()
 # MemoryState attributes holding records that carry tags (companies and deals may be absent).
 _TAGGED = ("contacts", "companies", "deals")
 
 
-def keyset_page(rows: Iterable[T], page: PageRequest) -> Page[T]:
-    newest_first = page.order is SortOrder.NEWEST_FIRST
-    ordered = sorted(rows, key=lambda r: (r.created_at, r.id), reverse=newest_first)
-    if page.after is not None:
-        after = (page.after.created_at, page.after.id)
-        ordered = [
-            r
-            for r in ordered
-            if ((r.created_at, r.id) < after) == newest_first and (r.created_at, r.id) != after
-        ]
-    items = [copy.deepcopy(r) for r in ordered[: page.limit]]
-    more = len(ordered) > page.limit
-    return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+def _created(row: CustomField | Tag) -> tuple[datetime, UUID]:
+    return (row.created_at, row.id)
 
 
 class InMemoryCustomFieldRepository:
@@ -78,7 +67,7 @@ class InMemoryCustomFieldRepository:
             for f in self._s.custom_fields.values()
             if f.workspace_id == workspace_id and object_type in (None, f.object_type)
         )
-        return keyset_page(rows, page)
+        return keyset_page(rows, _created, page)
 
     async def schema(self, workspace_id: UUID, object_type: ObjectType) -> FieldSchema:
         return schema_of(self._s, workspace_id, object_type)
@@ -133,9 +122,8 @@ class InMemoryTagRepository:
         )
 
     async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Tag]:
-        return keyset_page(
-            (t for t in self._s.tags.values() if t.workspace_id == workspace_id), page
-        )
+        rows = (t for t in self._s.tags.values() if t.workspace_id == workspace_id)
+        return keyset_page(rows, _created, page)
 
     async def ensure(self, workspace_id: UUID, names: Iterable[str], now: datetime) -> None:
         known = {t.name for t in self._s.tags.values() if t.workspace_id == workspace_id}

@@ -4,37 +4,22 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 from uuid import UUID
 
+from crm.adapters.memory.paging import keyset_page
 from crm.domain.errors import CompanyNotFound, ContactNotFound, VersionConflict
 from crm.domain.model.company import Company
 from crm.domain.model.contact import Contact
 from crm.domain.model.deal import Deal, DealStatus, LinkedObject, LinkedTo, StageChange
 from crm.domain.model.pipeline import CurrencyTotal, Pipeline, Stage, StageSummary
-from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+from crm.domain.pagination import Page, PageRequest
 from crm.ports.deals import DealFilter
 
 if TYPE_CHECKING:
     from crm.adapters.memory.store import MemoryState, MemoryStore
-
-T = TypeVar("T")
-
-
-def keyset(
-    rows: Iterable[T], key: Callable[[T], tuple[datetime, UUID]], page: PageRequest
-) -> Page[T]:
-    newest_first = page.order is SortOrder.NEWEST_FIRST
-    ordered = sorted(rows, key=key, reverse=newest_first)
-    if page.after is not None:
-        after = (page.after.created_at, page.after.id)
-        ordered = [r for r in ordered if (key(r) < after if newest_first else key(r) > after)]
-    items = [copy.deepcopy(r) for r in ordered[: page.limit]]
-    if len(ordered) <= page.limit:
-        return Page(items, None)
-    return Page(items, Position(*key(ordered[page.limit - 1])))
 
 
 class _Repository:
@@ -168,7 +153,7 @@ class InMemoryPipelineReader:
 
     async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Pipeline]:
         mine = (p for p in self._store.state.pipelines.values() if p.workspace_id == workspace_id)
-        return keyset(mine, lambda p: (p.created_at, p.id), page)
+        return keyset_page(mine, lambda p: (p.created_at, p.id), page)
 
     async def summary(
         self, workspace_id: UUID, pipeline_id: UUID
@@ -207,7 +192,7 @@ class InMemoryDealReader:
             and where.status in (None, d.status)
             and set(where.tags) <= set(d.tags)
         ]
-        return keyset(rows, lambda d: (d.created_at, d.id), page)
+        return keyset_page(rows, lambda d: (d.created_at, d.id), page)
 
     async def history(
         self, workspace_id: UUID, deal_id: UUID, page: PageRequest
@@ -215,7 +200,7 @@ class InMemoryDealReader:
         if await self.get(workspace_id, deal_id) is None:
             return None
         rows = [h for h in self._store.state.deal_history if h.deal_id == deal_id]
-        return keyset(rows, lambda h: (h.moved_at, h.id), page)
+        return keyset_page(rows, lambda h: (h.moved_at, h.id), page)
 
     async def deals_of(
         self, kind: LinkedObject, workspace_id: UUID, other_id: UUID, page: PageRequest
@@ -228,7 +213,7 @@ class InMemoryDealReader:
             for k, at in s.deal_links.items()
             if k[0] == kind.value and k[1] == workspace_id and k[3] == other_id and k[2] in s.deals
         ]
-        return keyset(links, lambda x: (x.linked_at, x.item.id), page)
+        return keyset_page(links, lambda x: (x.linked_at, x.item.id), page)
 
     async def contacts_of(
         self, workspace_id: UUID, deal_id: UUID, page: PageRequest
@@ -255,4 +240,4 @@ class InMemoryDealReader:
             and k[2] == deal_id
             and (other := _other(s, kind, workspace_id, k[3])) is not None
         ]
-        return keyset(links, lambda x: (x.linked_at, x.item.id), page)  # type: ignore[attr-defined]
+        return keyset_page(links, lambda x: (x.linked_at, x.item.id), page)  # type: ignore[attr-defined]

@@ -8,11 +8,12 @@ from datetime import datetime
 from uuid import UUID
 
 from crm.adapters.memory.custom_fields import schema_of
+from crm.adapters.memory.paging import keyset_page
 from crm.adapters.memory.store import MemoryStore
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import ObjectType
 from crm.domain.model.workspace import ApiKey
-from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+from crm.domain.pagination import Page, PageRequest
 
 
 class InMemoryContactReader:
@@ -28,26 +29,12 @@ class InMemoryContactReader:
     async def list(
         self, workspace_id: UUID, page: PageRequest, tags: Sequence[str] = ()
     ) -> Page[Contact]:
-        newest_first = page.order is SortOrder.NEWEST_FIRST
-        rows = sorted(
-            (
-                c
-                for c in self._store.state.contacts.values()
-                if c.workspace_id == workspace_id and set(tags) <= set(c.tags)
-            ),
-            key=lambda c: (c.created_at, c.id),
-            reverse=newest_first,
+        rows = (
+            c
+            for c in self._store.state.contacts.values()
+            if c.workspace_id == workspace_id and set(tags) <= set(c.tags)
         )
-        if page.after is not None:
-            after = (page.after.created_at, page.after.id)
-            rows = [
-                c
-                for c in rows
-                if ((c.created_at, c.id) < after) == newest_first and (c.created_at, c.id) != after
-            ]
-        items = [self._visible(c) for c in rows[: page.limit]]
-        more = len(rows) > page.limit
-        return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+        return keyset_page(rows, lambda c: (c.created_at, c.id), page, self._visible)
 
     def _visible(self, contact: Contact) -> Contact:
         """A copy without the values of archived custom fields (they stay stored)."""

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
-from crm.adapters.postgres.custom_fields import tag_filter_sql, visible_custom_fields
 from crm.adapters.postgres.deals import (
     DEAL_COLUMNS,
     PIPELINE_COLUMNS,
@@ -22,30 +20,22 @@ from crm.adapters.postgres.mapping import (
     company_to_domain,
     contact_to_domain,
 )
+from crm.adapters.postgres.read_queries import fetch_links, list_sql, rows_page, select_columns
 from crm.adapters.postgres.readers import ReadPool
 from crm.domain.model.company import Company
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import ObjectType
 from crm.domain.model.deal import Deal, LinkedObject, LinkedTo, StageChange
 from crm.domain.model.pipeline import CurrencyTotal, Pipeline, Stage, StageKind, StageSummary
-from crm.domain.pagination import Page, PageRequest, Position, SortOrder
+from crm.domain.pagination import Page, PageRequest, SortOrder
 from crm.ports.deals import DealFilter
 
 T = TypeVar("T")
-_KEYSET = {SortOrder.NEWEST_FIRST: ("<", "DESC"), SortOrder.OLDEST_FIRST: (">", "ASC")}
 
 
-def _columns(alias: str, names: str | tuple[str, ...], object_type: ObjectType) -> str:
-    listed = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-    return ", ".join(
-        visible_custom_fields(alias, object_type) if n == "custom_fields" else f"{alias}.{n}"
-        for n in listed
-    )
-
-
-_DEAL = _columns("d", DEAL_COLUMNS, ObjectType.DEAL)
-_CONTACT = _columns("ct", CONTACT_COLUMNS, ObjectType.CONTACT)
-_COMPANY = _columns("co", COMPANY_FIELDS, ObjectType.COMPANY)
+_DEAL = select_columns("d", DEAL_COLUMNS, ObjectType.DEAL)
+_CONTACT = select_columns("ct", CONTACT_COLUMNS, ObjectType.CONTACT)
+_COMPANY = select_columns("co", COMPANY_FIELDS, ObjectType.COMPANY)
 # The SQL below is assembled from constants only; values are bound.
 _GET_DEAL = f"SELECT {_DEAL} FROM deal d WHERE d.workspace_id = $1 AND d.id = $2"  # noqa: S608
 _GET_PIPELINE = f"SELECT {PIPELINE_COLUMNS} FROM pipeline p WHERE p.workspace_id = $1 AND p.id = $2"  # noqa: S608
@@ -75,23 +65,9 @@ _HISTORY = {
 }
 
 
-@cache
 def _list_sql(order: SortOrder, keyset: bool, filters: tuple[str, ...], tags: bool) -> str:
     """`$1` workspace, `$2` limit, then: keyset ($created_at, $id), each filter, tags."""
-    op, direction = _KEYSET[order]
-    where, n = ["d.workspace_id = $1"], 3
-    if keyset:
-        where.append(f"(d.created_at, d.id) {op} (${n}, ${n + 1})")
-        n += 2
-    for column in filters:
-        where.append(f"d.{column} = ${n}")
-        n += 1
-    if tags:
-        where.append(tag_filter_sql("d", n))
-    return (
-        f"SELECT {_DEAL} FROM deal d WHERE {' AND '.join(where)}"  # noqa: S608
-        f" ORDER BY d.created_at {direction}, d.id {direction} LIMIT $2"
-    )
+    return list_sql("deal", "d", _DEAL, order, keyset, filters, tags)
 
 
 def _links_sql(owner: str, link: str, other: str, alias: str, select: str) -> dict[bool, str]:
@@ -120,13 +96,6 @@ _CONTACTS_OF_DEAL = _links_sql("deal", "deal_contact", "contact", "ct", _CONTACT
 _COMPANIES_OF_DEAL = _links_sql("deal", "deal_company", "company", "co", _COMPANY)
 
 
-def _page(rows: list[Any], page: PageRequest, to_domain: Callable[[Any], T], at: str) -> Page[T]:
-    items = [to_domain(r) for r in rows[: page.limit]]
-    more = len(rows) > page.limit
-    last = rows[page.limit - 1] if more else None
-    return Page(items, Position(last[at], last["id"]) if last is not None else None)
-
-
 def _history(row: Row) -> StageChange:
     return StageChange(
         row["id"],
@@ -152,7 +121,7 @@ class AsyncpgPipelineReader:
         rows = await self._pool.fetch(
             _LIST_PIPELINES[bool(keyset)], workspace_id, page.limit + 1, *keyset
         )
-        return _page(rows, page, pipeline_to_domain, "created_at")
+        return rows_page(rows, page, pipeline_to_domain, "created_at")
 
     async def summary(
         self, workspace_id: UUID, pipeline_id: UUID
@@ -200,43 +169,36 @@ class AsyncpgDealReader:
             args.append(list(where.tags))
         query = _list_sql(page.order, page.after is not None, given, bool(where.tags))
         rows = await self._pool.fetch(query, workspace_id, page.limit + 1, *args)
-        return _page(rows, page, deal_to_domain, "created_at")
+        return rows_page(rows, page, deal_to_domain, "created_at")
 
     async def history(
         self, workspace_id: UUID, deal_id: UUID, page: PageRequest
     ) -> Page[StageChange] | None:
-        rows = await self._links(_HISTORY, workspace_id, deal_id, page)
-        return None if rows is None else _page(rows, page, _history, "moved_at")
+        rows = await fetch_links(self._pool, _HISTORY, workspace_id, deal_id, page)
+        return None if rows is None else rows_page(rows, page, _history, "moved_at")
 
     async def deals_of(
         self, kind: LinkedObject, workspace_id: UUID, other_id: UUID, page: PageRequest
     ) -> Page[LinkedTo[Deal]] | None:
-        rows = await self._links(_DEALS_OF[kind], workspace_id, other_id, page)
-        return None if rows is None else _page(rows, page, _linked(deal_to_domain), "linked_at")
+        rows = await fetch_links(self._pool, _DEALS_OF[kind], workspace_id, other_id, page)
+        return None if rows is None else _linked_page(rows, page, deal_to_domain)
 
     async def contacts_of(
         self, workspace_id: UUID, deal_id: UUID, page: PageRequest
     ) -> Page[LinkedTo[Contact]] | None:
-        rows = await self._links(_CONTACTS_OF_DEAL, workspace_id, deal_id, page)
-        return None if rows is None else _page(rows, page, _linked(contact_to_domain), "linked_at")
+        rows = await fetch_links(self._pool, _CONTACTS_OF_DEAL, workspace_id, deal_id, page)
+        return None if rows is None else _linked_page(rows, page, contact_to_domain)
 
     async def companies_of(
         self, workspace_id: UUID, deal_id: UUID, page: PageRequest
     ) -> Page[LinkedTo[Company]] | None:
-        rows = await self._links(_COMPANIES_OF_DEAL, workspace_id, deal_id, page)
-        return None if rows is None else _page(rows, page, _linked(company_to_domain), "linked_at")
-
-    async def _links(
-        self, queries: dict[bool, str], workspace_id: UUID, owner_id: UUID, page: PageRequest
-    ) -> builtins.list[Any] | None:
-        keyset = () if page.after is None else (page.after.created_at, page.after.id)
-        rows = await self._pool.fetch(
-            queries[bool(keyset)], workspace_id, owner_id, page.limit + 1, *keyset
-        )
-        if not rows:
-            return None
-        return [r for r in rows if r["id"] is not None]
+        rows = await fetch_links(self._pool, _COMPANIES_OF_DEAL, workspace_id, deal_id, page)
+        return None if rows is None else _linked_page(rows, page, company_to_domain)
 
 
-def _linked(to_domain: Callable[[Any], T]) -> Callable[[Any], LinkedTo[T]]:
-    return lambda row: LinkedTo(to_domain(row), row["linked_at"])
+def _linked_page(
+    rows: list[Any], page: PageRequest, to_domain: Callable[[Any], T]
+) -> Page[LinkedTo[T]]:
+    return rows_page(
+        rows, page, lambda row: LinkedTo(to_domain(row), row["linked_at"]), "linked_at"
+    )

@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from crm.domain.errors import FieldError, InvalidInput
 from crm.domain.model import company_rules as rules
 from crm.domain.model import contact_rules
+from crm.domain.model.changes import FieldChange, apply_changes
 from crm.domain.model.company_rules import Address, SizeBand
-from crm.domain.model.contact import FieldChange
 from crm.domain.model.contact_rules import RuleBroken
 
 T = TypeVar("T")
@@ -44,19 +43,7 @@ class Company:
 
     def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, FieldChange]:
         """Apply validated changes; returns the fields whose values really changed."""
-        changed: dict[str, FieldChange] = {}
-        for name, value in changes.items():
-            old = getattr(self, name)
-            new = value
-            if name == "custom_fields":
-                new = {k: v for k, v in {**old, **value}.items() if v is not None}
-            if new != old:
-                changed[name] = FieldChange(old, new)
-                setattr(self, name, new)
-        if changed:
-            self.updated_at = now
-            self.version += 1
-        return changed
+        return apply_changes(self, changes, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +99,7 @@ FIELD_RULES: dict[str, Callable[[Any], Any]] = {
 def parse_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the fields present in `raw` (a partial update validates only those); null
     clears a field (tags become empty), but a name cannot be cleared."""
-    values: dict[str, Any] = {}
-    errors: list[FieldError] = []
-    for name, value in raw.items():
-        rule = FIELD_RULES.get(name)
-        if rule is None:
-            errors.append(FieldError(f"/{name}", "unknown_field", "not a company field"))
-            continue
-        try:
-            values[name] = rule(value)
-        except RuleBroken as broken:
-            errors.append(FieldError(f"/{name}{broken.at}", broken.code, broken.message))
-    if errors:
-        raise InvalidInput("Some company fields are invalid.", errors=tuple(errors))
-    return values
+    return contact_rules.apply_rules(FIELD_RULES, raw, "company")
 
 
 @dataclass(frozen=True, slots=True)

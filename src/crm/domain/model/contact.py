@@ -10,6 +10,7 @@ from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidInput
 from crm.domain.model import contact_rules as rules
+from crm.domain.model.changes import FieldChange, apply_changes
 from crm.domain.model.contact_rules import JsonScalar, LifecycleStage, PhoneNormalizer
 
 
@@ -48,20 +49,7 @@ class Contact:
 
     def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, FieldChange]:
         """Apply validated changes; returns the fields whose values really changed."""
-        changed: dict[str, FieldChange] = {}
-        for name, value in changes.items():
-            old = getattr(self, name)
-            new = {**old, **value} if name == "custom_fields" else value
-            if name == "custom_fields":
-                new = {k: v for k, v in new.items() if v is not None}
-            if new != old:
-                changed[name] = FieldChange(old, new)
-                setattr(self, name, new)
-        if changed:
-            self._check_identity()
-            self.updated_at = now
-            self.version += 1
-        return changed
+        return apply_changes(self, changes, now, check=self._check_identity)
 
     def _check_identity(self) -> None:
         if not self.name:
@@ -71,12 +59,6 @@ class Contact:
                     FieldError("/display_name", "identity_required", "give a name, email or phone"),
                 ),
             )
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    old: Any
-    new: Any
 
 
 _TEXT_FIELDS = {
@@ -134,21 +116,7 @@ def field_rules(normalize_phone: PhoneNormalizer) -> dict[str, Callable[[Any], A
 
 def parse_fields(raw: Mapping[str, Any], normalize_phone: PhoneNormalizer) -> dict[str, Any]:
     """Validate the fields present in `raw` (a partial update validates only those)."""
-    table = field_rules(normalize_phone)
-    values: dict[str, Any] = {}
-    errors: list[FieldError] = []
-    for name, value in raw.items():
-        rule = table.get(name)
-        if rule is None:
-            errors.append(FieldError(f"/{name}", "unknown_field", "not a contact field"))
-            continue
-        try:
-            values[name] = rule(value)
-        except rules.RuleBroken as broken:
-            errors.append(FieldError(f"/{name}{broken.at}", broken.code, broken.message))
-    if errors:
-        raise InvalidInput("Some contact fields are invalid.", errors=tuple(errors))
-    return values
+    return rules.apply_rules(field_rules(normalize_phone), raw, "contact")
 
 
 def parse_changes(raw: Mapping[str, Any], normalize_phone: PhoneNormalizer) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from crm.domain.errors import FieldError, InvalidInput
 from crm.domain.model.text import has_control_characters
 
 JsonScalar = str | int | float | bool | list[str] | None
@@ -164,3 +165,24 @@ def _unique_list(values: Any, limit: int, rule: Callable[[str], str]) -> tuple[s
         except RuleBroken as broken:
             raise RuleBroken(broken.code, broken.message, f"/{index}") from None
     return tuple(seen)
+
+
+def apply_rules(
+    table: Mapping[str, Callable[[Any], Any]], raw: Mapping[str, Any], noun: str
+) -> dict[str, Any]:
+    """Run each field of `raw` through its rule in `table`; every broken or unknown field is
+    reported (as one InvalidInput naming the `noun`, e.g. "contact"), not just the first."""
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, value in raw.items():
+        rule = table.get(name)
+        if rule is None:
+            errors.append(FieldError(f"/{name}", "unknown_field", f"not a {noun} field"))
+            continue
+        try:
+            values[name] = rule(value)
+        except RuleBroken as broken:
+            errors.append(FieldError(f"/{name}{broken.at}", broken.code, broken.message))
+    if errors:
+        raise InvalidInput(f"Some {noun} fields are invalid.", errors=tuple(errors))
+    return values

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from crm.domain.errors import FieldError, InvalidInput
+from crm.domain.errors import InvalidInput
 from crm.domain.model import contact_rules as rules
 from crm.domain.model import money
-from crm.domain.model.contact import FieldChange
+from crm.domain.model.changes import FieldChange, apply_changes
 from crm.domain.model.pipeline import Stage, StageKind
 
 DealStatus = StageKind
@@ -86,21 +86,11 @@ class Deal:
         return True
 
     def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, FieldChange]:
-        """Apply validated changes; returns the fields whose values really changed."""
-        changed: dict[str, FieldChange] = {}
-        for attr, value in changes.items():
-            old = getattr(self, attr)
-            new = value
-            if attr == "custom_fields":
-                new = {k: v for k, v in {**old, **value}.items() if v is not None}
-            if new != old:
-                changed[attr] = FieldChange(old, new)
-                setattr(self, attr, new)
-        money.check_pair(self.amount_minor, self.currency)
-        if changed:
-            self.updated_at = now
-            self.version += 1
-        return changed
+        """Apply validated changes; returns the fields whose values really changed (an
+        amount and its currency must still go together)."""
+        return apply_changes(
+            self, changes, now, check=lambda: money.check_pair(self.amount_minor, self.currency)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,17 +184,4 @@ class DealData:
 
 def parse_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the fields present in `raw`; every broken field is reported."""
-    values: dict[str, Any] = {}
-    errors: list[FieldError] = []
-    for attr, value in raw.items():
-        rule = FIELD_RULES.get(attr)
-        if rule is None:
-            errors.append(FieldError(f"/{attr}", "unknown_field", "not a deal field"))
-            continue
-        try:
-            values[attr] = rule(value)
-        except rules.RuleBroken as broken:
-            errors.append(FieldError(f"/{attr}{broken.at}", broken.code, broken.message))
-    if errors:
-        raise InvalidInput("Some deal fields are invalid.", errors=tuple(errors))
-    return values
+    return rules.apply_rules(FIELD_RULES, raw, "deal")

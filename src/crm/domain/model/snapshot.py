@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from crm.domain.model.contact import Contact, FieldChange
+from crm.domain.model.changes import FieldChange
+from crm.domain.model.contact import Contact
 
 _CONTACT_FIELDS = Contact.__dataclass_fields__
 

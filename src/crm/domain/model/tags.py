@@ -11,6 +11,7 @@ from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidInput, InvalidQuery
 from crm.domain.model import contact_rules
+from crm.domain.model.changes import FieldChange, apply_changes
 from crm.domain.model.contact_rules import RuleBroken
 
 _COLOR = re.compile(r"^#[0-9a-f]{6}$")
@@ -31,17 +32,9 @@ class Tag:
         values = parse_tag(raw, creating=True)
         return cls(id, workspace_id, values["name"], values.get("color"), now, now)
 
-    def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, tuple[Any, Any]]:
-        """Returns {field: (old, new)} for what really changed (name and/or color)."""
-        changed: dict[str, tuple[Any, Any]] = {}
-        for name, value in parse_tag(changes, creating=False).items():
-            if getattr(self, name) != value:
-                changed[name] = (getattr(self, name), value)
-                setattr(self, name, value)
-        if changed:
-            self.updated_at = now
-            self.version += 1
-        return changed
+    def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, FieldChange]:
+        """Returns the fields that really changed (name and/or color)."""
+        return apply_changes(self, parse_tag(changes, creating=False), now)
 
 
 def normalize_name(value: Any) -> str:

@@ -1,12 +1,16 @@
-"""What the contact use cases share: loading within the caller's workspace, owner checks."""
+"""What the use cases share: loading within the caller's workspace, If-Match and owner checks,
+and the events they record."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from crm.domain.errors import ContactNotFound, FieldError, InvalidInput, VersionConflict
 from crm.domain.model.contact import Contact
+from crm.domain.model.events import DomainEvent
 from crm.domain.model.permissions import Principal
+from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork
 
 
@@ -16,11 +20,16 @@ async def load_for_change(
     contact = await uow.contacts.get_for_update(principal.workspace_id, contact_id)
     if contact is None:
         raise ContactNotFound(f"No contact {contact_id} in this workspace.")
-    if if_match is not None and if_match != contact.version:
-        raise VersionConflict(
-            f"If-Match names version {if_match} but the contact is at version {contact.version}."
-        )
+    check_version("contact", if_match, contact.version)
     return contact
+
+
+def check_version(kind: str, if_match: int | None, version: int) -> None:
+    """409 when the caller's If-Match names another version than the stored `version`."""
+    if if_match is not None and if_match != version:
+        raise VersionConflict(
+            f"If-Match names version {if_match} but the {kind} is at version {version}."
+        )
 
 
 async def check_owner(uow: UnitOfWork, principal: Principal, owner_id: UUID | None) -> None:
@@ -29,3 +38,22 @@ async def check_owner(uow: UnitOfWork, principal: Principal, owner_id: UUID | No
             "The owner must be a member of the workspace.",
             errors=(FieldError("/owner_id", "owner_not_member", "not a member of this workspace"),),
         )
+
+
+def new_event(
+    ids: IdGenerator,
+    clock: Clock,
+    kind: type[DomainEvent],
+    who: Principal,
+    aggregate_id: UUID,
+    payload: dict[str, Any],
+) -> DomainEvent:
+    """An event `who` causes now, in their workspace."""
+    return kind(
+        id=ids.new_id(),
+        workspace_id=who.workspace_id,
+        aggregate_id=aggregate_id,
+        occurred_at=clock.now(),
+        actor_id=who.actor_id,
+        payload=payload,
+    )

@@ -11,18 +11,17 @@ from crm.domain.errors import (
     CompanyNotFound,
     FieldError,
     InvalidQuery,
-    VersionConflict,
 )
+from crm.domain.model.changes import FieldChange
 from crm.domain.model.company import Company, CompanyData, parse_fields
 from crm.domain.model.company_rules import Address, normalize_domain
-from crm.domain.model.contact import FieldChange
 from crm.domain.model.custom_fields import ObjectType
 from crm.domain.model.events import CompanyCreated, CompanyDeleted, CompanyUpdated, DomainEvent
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import jsonable
 from crm.domain.model.tags import parse_tag_filter
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import check_owner
+from crm.domain.use_cases._contacts import check_owner, check_version, new_event
 from crm.ports.companies import CompanyFilter, CompanyReader
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -183,10 +182,7 @@ async def load_for_change(
     company = await uow.companies.get_for_update(principal.workspace_id, company_id)
     if company is None:
         raise CompanyNotFound(f"No company {company_id} in this workspace.")
-    if if_match is not None and if_match != company.version:
-        raise VersionConflict(
-            f"If-Match names version {if_match} but the company is at version {company.version}."
-        )
+    check_version("company", if_match, company.version)
     return company
 
 
@@ -219,11 +215,4 @@ def company_event(
     company: Company,
     payload: dict[str, Any],
 ) -> DomainEvent:
-    return kind(
-        id=ids.new_id(),
-        workspace_id=company.workspace_id,
-        aggregate_id=company.id,
-        occurred_at=clock.now(),
-        actor_id=who.actor_id,
-        payload=payload,
-    )
+    return new_event(ids, clock, kind, who, company.id, payload)

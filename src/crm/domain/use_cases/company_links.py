@@ -17,6 +17,7 @@ from crm.domain.model.events import (
 )
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.pagination import Page, PageRequest
+from crm.domain.use_cases._contacts import new_event
 from crm.ports.companies import CompanyReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -72,7 +73,7 @@ class LinkContactToCompany:
     def _event(
         self, kind: type[DomainEvent], who: Principal, contact_id: UUID, payload: dict[str, Any]
     ) -> DomainEvent:
-        return _event(self._ids, self._clock, kind, who, contact_id, payload)
+        return new_event(self._ids, self._clock, kind, who, contact_id, payload)
 
 
 class UnlinkContactFromCompany:
@@ -93,10 +94,10 @@ class UnlinkContactFromCompany:
             await uow.company_links.remove(link)
             payload = {"company_id": str(cmd.company_id), "was_primary": link.is_primary}
             kind: type[DomainEvent] = ContactUnlinkedFromCompany
-            events = [_event(self._ids, self._clock, kind, who, cmd.contact_id, payload)]
+            events = [new_event(self._ids, self._clock, kind, who, cmd.contact_id, payload)]
             if link.is_primary:
                 kind, payload = ContactPrimaryCompanyChanged, _primary_change(cmd.company_id, None)
-                events.append(_event(self._ids, self._clock, kind, who, cmd.contact_id, payload))
+                events.append(new_event(self._ids, self._clock, kind, who, cmd.contact_id, payload))
             await uow.outbox.add(events)
             await uow.commit()
 
@@ -153,21 +154,3 @@ def _primary_change(old: UUID | None, new: UUID | None) -> dict[str, Any]:
         "old_company_id": None if old is None else str(old),
         "new_company_id": None if new is None else str(new),
     }
-
-
-def _event(
-    ids: IdGenerator,
-    clock: Clock,
-    kind: type[DomainEvent],
-    who: Principal,
-    contact_id: UUID,
-    payload: dict[str, Any],
-) -> DomainEvent:
-    return kind(
-        id=ids.new_id(),
-        workspace_id=who.workspace_id,
-        aggregate_id=contact_id,
-        occurred_at=clock.now(),
-        actor_id=who.actor_id,
-        payload=payload,
-    )

@@ -7,20 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from crm.domain.errors import CustomFieldNotFound, TagNotFound, VersionConflict
+from crm.domain.errors import CustomFieldNotFound, TagNotFound
 from crm.domain.model.custom_fields import CustomField, ObjectType
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.tags import Tag
 from crm.domain.pagination import Page, PageRequest
+from crm.domain.use_cases._contacts import check_version
 from crm.ports.system import Clock, IdGenerator
-from crm.ports.unit_of_work import UnitOfWorkFactory
-
-
-def _check_version(kind: str, if_match: int | None, version: int) -> None:
-    if if_match is not None and if_match != version:
-        raise VersionConflict(
-            f"If-Match names version {if_match} but the {kind} is at version {version}."
-        )
+from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 
 class CreateCustomField:
@@ -60,7 +54,7 @@ class UpdateCustomField:
             field = await uow.custom_fields.get_for_update(cmd.principal.workspace_id, cmd.field_id)
             if field is None:
                 raise CustomFieldNotFound(f"No custom field {cmd.field_id} in this workspace.")
-            _check_version("custom field", cmd.if_match, field.version)
+            check_version("custom field", cmd.if_match, field.version)
             version = field.version
             if field.apply(cmd.changes, self._clock.now()):
                 await uow.custom_fields.save(field, expected_version=version)
@@ -128,14 +122,11 @@ class UpdateTag:
     async def execute(self, cmd: UpdateTagCommand) -> Tag:
         cmd.principal.require(Action.MANAGE_TAGS)
         async with self._uow() as uow:
-            tag = await uow.tags.get_for_update(cmd.principal.workspace_id, cmd.tag_id)
-            if tag is None:
-                raise TagNotFound(f"No tag {cmd.tag_id} in this workspace.")
-            _check_version("tag", cmd.if_match, tag.version)
+            tag = await _tag_for_change(uow, cmd.principal, cmd.tag_id, cmd.if_match)
             version = tag.version
             changed = tag.apply(cmd.changes, self._clock.now())
             if changed:
-                previous = changed["name"][0] if "name" in changed else None
+                previous = changed["name"].old if "name" in changed else None
                 await uow.tags.save(tag, expected_version=version, previous_name=previous)
                 await uow.commit()
         return tag
@@ -150,12 +141,19 @@ class DeleteTag:
     async def execute(self, principal: Principal, tag_id: UUID, if_match: int | None) -> None:
         principal.require(Action.MANAGE_TAGS)
         async with self._uow() as uow:
-            tag = await uow.tags.get_for_update(principal.workspace_id, tag_id)
-            if tag is None:
-                raise TagNotFound(f"No tag {tag_id} in this workspace.")
-            _check_version("tag", if_match, tag.version)
+            tag = await _tag_for_change(uow, principal, tag_id, if_match)
             await uow.tags.remove(tag)
             await uow.commit()
+
+
+async def _tag_for_change(
+    uow: UnitOfWork, principal: Principal, tag_id: UUID, if_match: int | None
+) -> Tag:
+    tag = await uow.tags.get_for_update(principal.workspace_id, tag_id)
+    if tag is None:
+        raise TagNotFound(f"No tag {tag_id} in this workspace.")
+    check_version("tag", if_match, tag.version)
+    return tag
 
 
 class GetTag:

@@ -13,6 +13,7 @@ from crm.domain.model.deal import Deal, LinkedObject, LinkedTo
 from crm.domain.model.events import DealLinked, DealUnlinked, DomainEvent
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.pagination import Page, PageRequest
+from crm.domain.use_cases._contacts import new_event
 from crm.domain.use_cases.deals import load_deal
 from crm.ports.deals import DealReader
 from crm.ports.system import Clock, IdGenerator
@@ -69,16 +70,7 @@ class _Links:
     async def _record(self, uow: UnitOfWork, cmd: LinkCommand, event: type[DomainEvent]) -> None:
         payload = {"object_type": cmd.kind.value, "object_id": str(cmd.other_id)}
         await uow.outbox.add(
-            [
-                event(
-                    id=self._ids.new_id(),
-                    workspace_id=cmd.principal.workspace_id,
-                    aggregate_id=cmd.deal_id,
-                    occurred_at=self._clock.now(),
-                    actor_id=cmd.principal.actor_id,
-                    payload=payload,
-                )
-            ]
+            [new_event(self._ids, self._clock, event, cmd.principal, cmd.deal_id, payload)]
         )
         await uow.commit()
 

@@ -13,7 +13,6 @@ from crm.domain.errors import (
     InvalidInput,
     PipelineNotFound,
     StageNotInPipeline,
-    VersionConflict,
 )
 from crm.domain.model.custom_fields import ObjectType, merge
 from crm.domain.model.deal import Deal, DealData, StageChange, parse_fields
@@ -23,7 +22,7 @@ from crm.domain.model.pipeline import Pipeline, Stage
 from crm.domain.model.snapshot import changes_payload, jsonable
 from crm.domain.model.tags import parse_tag_filter
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import check_owner
+from crm.domain.use_cases._contacts import check_owner, check_version, new_event
 from crm.ports.deals import DealFilter, DealReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -35,9 +34,18 @@ def deal_snapshot(deal: Deal) -> dict[str, Any]:
     return {name: jsonable(getattr(deal, name)) for name in _DEAL_FIELDS}
 
 
+_NOT_FOUND = {
+    "pipeline": "No such pipeline in this workspace.",
+    "stage of the pipeline": "The stage is not a stage of the pipeline given (or of the "
+    "workspace's default pipeline when none is given).",
+    "stage of the deal's pipeline": "The stage is not a stage of the deal's pipeline; a deal "
+    "moves only between the stages of its own pipeline.",
+}
+
+
 def _not_in_pipeline(pointer: str, what: str) -> StageNotInPipeline:
     return StageNotInPipeline(
-        f"The {what} is not one of this workspace's pipelines or their stages.",
+        _NOT_FOUND[what],
         errors=(FieldError(pointer, "not_in_pipeline", f"no such {what} here"),),
     )
 
@@ -49,14 +57,7 @@ class _Writer:
     def _event(
         self, cls: type[DomainEvent], who: Principal, deal: Deal, payload: dict[str, Any]
     ) -> DomainEvent:
-        return cls(
-            id=self._ids.new_id(),
-            workspace_id=deal.workspace_id,
-            aggregate_id=deal.id,
-            occurred_at=self._clock.now(),
-            actor_id=who.actor_id,
-            payload=payload,
-        )
+        return new_event(self._ids, self._clock, cls, who, deal.id, payload)
 
     def _history(self, who: Principal, deal: Deal, from_stage: UUID | None) -> StageChange:
         return StageChange(
@@ -76,10 +77,7 @@ async def load_deal(
     deal = await uow.deals.get_for_update(who.workspace_id, deal_id)
     if deal is None:
         raise DealNotFound(f"No deal {deal_id} in this workspace.")
-    if if_match is not None and if_match != deal.version:
-        raise VersionConflict(
-            f"If-Match names version {if_match} but the deal is at version {deal.version}."
-        )
+    check_version("deal", if_match, deal.version)
     return deal
 
 

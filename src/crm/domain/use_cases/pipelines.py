@@ -15,7 +15,6 @@ from crm.domain.errors import (
     StageHasDeals,
     StageNotFound,
     StageNotInPipeline,
-    VersionConflict,
 )
 from crm.domain.model import pipeline as rules
 from crm.domain.model.deal import StageChange
@@ -30,6 +29,7 @@ from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.pipeline import Pipeline, Stage, StageSpec, StageSummary
 from crm.domain.model.snapshot import jsonable
 from crm.domain.pagination import Page, PageRequest
+from crm.domain.use_cases._contacts import check_version, new_event
 from crm.ports.deals import PipelineReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -53,14 +53,7 @@ class _Writer:
         self._uow, self._clock, self._ids = uow, clock, ids
 
     def _event(self, cls: type[DomainEvent], who: Principal, p: Pipeline) -> DomainEvent:
-        return cls(
-            id=self._ids.new_id(),
-            workspace_id=p.workspace_id,
-            aggregate_id=p.id,
-            occurred_at=self._clock.now(),
-            actor_id=who.actor_id,
-            payload=pipeline_snapshot(p),
-        )
+        return new_event(self._ids, self._clock, cls, who, p.id, pipeline_snapshot(p))
 
     async def _load(
         self, uow: UnitOfWork, who: Principal, pipeline_id: UUID, if_match: int | None = None
@@ -68,10 +61,7 @@ class _Writer:
         found = await uow.pipelines.get_for_update(who.workspace_id, pipeline_id)
         if found is None:
             raise PipelineNotFound(f"No pipeline {pipeline_id} in this workspace.")
-        if if_match is not None and if_match != found.version:
-            raise VersionConflict(
-                f"If-Match names version {if_match} but the pipeline is at version {found.version}."
-            )
+        check_version("pipeline", if_match, found.version)
         return found
 
     async def _save(self, uow: UnitOfWork, who: Principal, p: Pipeline, version: int) -> None:

@@ -10,9 +10,9 @@ from starlette.responses import Response
 
 from crm.domain.model.company import Company, Linked
 from crm.domain.model.contact import Contact
-from crm.domain.pagination import Page, SortOrder, encode_cursor
+from crm.domain.pagination import Page, SortOrder
 from crm.entrypoints.api.serialize import contact_dict
-from crm.entrypoints.api.views import json_response
+from crm.entrypoints.api.views import page_of, versioned_response
 
 T = TypeVar("T")
 
@@ -37,24 +37,18 @@ def company_dict(c: Company) -> dict[str, Any]:
 
 
 def company_response(company: Company, status: int = 200, location: bool = False) -> Response:
-    headers = {"ETag": f'"{company.version}"'}
-    if location:
-        headers["Location"] = f"/v1/companies/{company.id}"
-    return json_response(company_dict(company), status, headers)
+    where = f"/v1/companies/{company.id}" if location else None
+    return versioned_response(company_dict(company), company.version, status, where)
 
 
 def companies_page(page: Page[Company], order: SortOrder) -> Response:
-    cursor = None if page.next is None else encode_cursor(page.next, order)
-    return json_response({"data": [company_dict(c) for c in page.items], "next_cursor": cursor})
+    return page_of(page, company_dict, order)
 
 
 def _linked(page: Page[Linked[T]], name: str, item: Callable[[T], dict[str, Any]]) -> Response:
-    cursor = None if page.next is None else encode_cursor(page.next, SortOrder.OLDEST_FIRST)
-    data = [
-        {name: item(x.item), "is_primary": x.is_primary, "linked_at": x.linked_at}
-        for x in page.items
-    ]
-    return json_response({"data": data, "next_cursor": cursor})
+    return page_of(
+        page, lambda x: {name: item(x.item), "is_primary": x.is_primary, "linked_at": x.linked_at}
+    )
 
 
 def contact_companies_page(page: Page[Linked[Company]]) -> Response:

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from crm.domain.model.deal import Deal, LinkedTo, StageChange
 from crm.domain.model.pipeline import Pipeline, Stage, StageSummary
-from crm.domain.pagination import Page, SortOrder, encode_cursor
-from crm.entrypoints.api.views import json_response
+from crm.domain.pagination import Page
+from crm.entrypoints.api.views import page_of, versioned_response
 
 T = TypeVar("T")
 
@@ -38,10 +38,8 @@ def pipeline_dict(p: Pipeline) -> dict[str, Any]:
 
 
 def pipeline_response(p: Pipeline, status: int = 200, location: bool = False) -> Response:
-    headers = {"ETag": f'"{p.version}"'}
-    if location:
-        headers["Location"] = f"/v1/pipelines/{p.id}"
-    return json_response(pipeline_dict(p), status, headers)
+    where = f"/v1/pipelines/{p.id}" if location else None
+    return versioned_response(pipeline_dict(p), p.version, status, where)
 
 
 def summary_dict(pipeline_id: object, stages: list[StageSummary]) -> dict[str, Any]:
@@ -91,10 +89,8 @@ def deal_dict(d: Deal) -> dict[str, Any]:
 
 
 def deal_response(d: Deal, status: int = 200, location: bool = False) -> Response:
-    headers = {"ETag": f'"{d.version}"'}
-    if location:
-        headers["Location"] = f"/v1/deals/{d.id}"
-    return json_response(deal_dict(d), status, headers)
+    where = f"/v1/deals/{d.id}" if location else None
+    return versioned_response(deal_dict(d), d.version, status, where)
 
 
 def change_dict(c: StageChange) -> dict[str, Any]:
@@ -108,14 +104,7 @@ def change_dict(c: StageChange) -> dict[str, Any]:
     }
 
 
-def page_response(
-    page: Page[T], item: Callable[[T], dict[str, Any]], order: SortOrder = SortOrder.OLDEST_FIRST
-) -> Response:
-    cursor = None if page.next is None else encode_cursor(page.next, order)
-    return json_response({"data": [item(i) for i in page.items], "next_cursor": cursor})
-
-
 def linked_page(
     page: Page[LinkedTo[T]], name: str, item: Callable[[T], dict[str, Any]]
 ) -> Response:
-    return page_response(page, lambda x: {name: item(x.item), "linked_at": x.linked_at})
+    return page_of(page, lambda x: {name: item(x.item), "linked_at": x.linked_at})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header
 from starlette.requests import Request
 
 from crm.domain.errors import FieldError, Unauthenticated, VersionConflict, WorkspaceRequired
@@ -24,6 +25,17 @@ _PROBLEM_TEXT = {
     422: "Validation failed; `errors` names each field",
     429: "Rate limit exceeded; see Retry-After",
     503: "A dependency is unavailable; retry shortly",
+}
+
+
+IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')]
+# The response header every read or write of a versioned object carries.
+ETAG = {
+    "ETag": {
+        "description": 'The version as an entity tag, e.g. `"3"`; send it back in `If-Match`',
+        "required": True,
+        "schema": {"type": "string"},
+    }
 }
 
 

@@ -27,9 +27,24 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def page_of(page: Page[T], item: Callable[[T], dict[str, Any]]) -> Response:
-    """Oldest-first lists; the cursor is the last row's position."""
-    cursor = None if page.next is None else encode_cursor(page.next, SortOrder.OLDEST_FIRST)
+def versioned_response(
+    body: Any, version: int, status: int = 200, location: str | None = None
+) -> Response:
+    """One versioned object: its version as the ETag, and `Location` when it was created."""
+    headers = {"ETag": f'"{version}"'}
+    if location is not None:
+        headers["Location"] = location
+    return json_response(body, status, headers)
+
+
+def page_of(
+    page: Page[T],
+    item: Callable[[T], dict[str, Any]],
+    order: SortOrder = SortOrder.OLDEST_FIRST,
+) -> Response:
+    """A page of a list (oldest first unless `order` says otherwise); the cursor is the last
+    row's position."""
+    cursor = None if page.next is None else encode_cursor(page.next, order)
     return json_response({"data": [item(i) for i in page.items], "next_cursor": cursor})
 
 

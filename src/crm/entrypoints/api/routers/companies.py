@@ -19,9 +19,8 @@ from crm.entrypoints.api.company_views import (
     company_contacts_page,
     company_response,
 )
-from crm.entrypoints.api.deps import parse_if_match, principal, problems
+from crm.entrypoints.api.deps import ETAG, IfMatch, parse_if_match, principal, problems
 from crm.entrypoints.api.lean import LeanRoute
-from crm.entrypoints.api.routers.contacts import ETAG, IfMatch
 from crm.entrypoints.api.schemas import companies as s
 from crm.entrypoints.api.schemas.shared import TagFilter
 

@@ -5,26 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from crm.bootstrap import Container
 from crm.domain.pagination import MAX_LIMIT, PageRequest, SortOrder, decode_cursor
 from crm.domain.use_cases.create_contact import CreateContactCommand
 from crm.domain.use_cases.delete_contact import DeleteContactCommand
 from crm.domain.use_cases.update_contact import UpdateContactCommand
-from crm.entrypoints.api.deps import parse_if_match, principal, problems
+from crm.entrypoints.api.deps import ETAG, IfMatch, parse_if_match, principal, problems
 from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.schemas import contacts as s
 from crm.entrypoints.api.serialize import contact_response, page_response
 
 _ID = "$response.body#/id"
-ETAG = {
-    "ETag": {
-        "description": 'The version as an entity tag, e.g. `"3"`; send it back in `If-Match`',
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
 READ = {"description": "The contact", "headers": ETAG}
 # OpenAPI links: what to call next with the new contact (SDK docs, stateful fuzzing).
 CREATED = {
@@ -49,7 +42,6 @@ CREATED = {
         },
     },
 }
-IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')]
 
 
 def build(c: Container) -> APIRouter:

@@ -5,25 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from crm.bootstrap import Container
 from crm.domain.model.custom_fields import CustomField, ObjectType
 from crm.domain.use_cases.custom_fields import UpdateCustomFieldCommand
-from crm.entrypoints.api.deps import parse_if_match, principal, problems
+from crm.entrypoints.api.deps import ETAG, IfMatch, parse_if_match, principal, problems
 from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.routers.workspaces import Cursor, Limit, page_request
 from crm.entrypoints.api.schemas import custom_fields as s
-from crm.entrypoints.api.views import json_response, page_of
-
-IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')]
-ETAG = {
-    "ETag": {
-        "description": 'The version as an entity tag, e.g. `"3"`; send it back in `If-Match`',
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
+from crm.entrypoints.api.views import page_of, versioned_response
 
 
 def field_dict(f: CustomField) -> dict[str, Any]:
@@ -43,10 +34,8 @@ def field_dict(f: CustomField) -> dict[str, Any]:
 
 
 def _one(f: CustomField, status: int = 200, location: bool = False) -> Response:
-    headers = {"ETag": f'"{f.version}"'}
-    if location:
-        headers["Location"] = f"/v1/custom-fields/{f.id}"
-    return json_response(field_dict(f), status, headers)
+    where = f"/v1/custom-fields/{f.id}" if location else None
+    return versioned_response(field_dict(f), f.version, status, where)
 
 
 def build(c: Container) -> APIRouter:

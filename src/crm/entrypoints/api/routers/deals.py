@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from crm.bootstrap import Container
 from crm.domain.model.deal import LinkedObject
@@ -19,25 +19,16 @@ from crm.entrypoints.api.deal_views import (
     deal_dict,
     deal_response,
     linked_page,
-    page_response,
 )
-from crm.entrypoints.api.deps import parse_if_match, principal, problems
+from crm.entrypoints.api.deps import ETAG, IfMatch, parse_if_match, principal, problems
 from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.routers.workspaces import Cursor, Limit, page_request
 from crm.entrypoints.api.schemas import deals as s
 from crm.entrypoints.api.schemas.contacts import TagFilter
 from crm.entrypoints.api.serialize import contact_dict
-from crm.entrypoints.api.views import json_response
+from crm.entrypoints.api.views import json_response, page_of
 from crm.ports.deals import DealFilter
 
-IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')]
-ETAG = {
-    "ETag": {
-        "description": 'The version as an entity tag, e.g. `"3"`; send it back in `If-Match`',
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
 READ = {"description": "The deal", "headers": ETAG}
 _ID, _ETAG = "$response.body#/id", "$response.header.ETag"
 # OpenAPI links: what to call next with the new deal (SDK docs, stateful fuzzing).
@@ -106,7 +97,7 @@ def build(c: Container) -> APIRouter:
         page = await u.list_deals.execute(
             principal(request), PageRequest(limit, after, order), where
         )
-        return page_response(page, deal_dict, order)
+        return page_of(page, deal_dict, order)
 
     @r.get(
         "/v1/deals/{deal_id}",
@@ -177,7 +168,7 @@ def build(c: Container) -> APIRouter:
         page = await u.stage_history.execute(
             principal(request), deal_id, page_request(limit, cursor)
         )
-        return page_response(page, change_dict)
+        return page_of(page, change_dict)
 
     _links(r, c)
     return r

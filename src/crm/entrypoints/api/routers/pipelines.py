@@ -5,24 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from crm.bootstrap import Container
 from crm.domain.use_cases import pipelines as uc
 from crm.entrypoints.api.deal_views import (
-    page_response,
     pipeline_dict,
     pipeline_response,
     stage_dict,
     summary_dict,
 )
-from crm.entrypoints.api.deps import parse_if_match, principal, problems
+from crm.entrypoints.api.deps import ETAG, IfMatch, parse_if_match, principal, problems
 from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.routers.workspaces import Cursor, Limit, page_request
 from crm.entrypoints.api.schemas import pipelines as s
-from crm.entrypoints.api.views import json_response
+from crm.entrypoints.api.views import json_response, page_of
 
-IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')]
 MoveDealsTo = Annotated[
     UUID | None,
     Query(
@@ -30,13 +28,6 @@ MoveDealsTo = Annotated[
         "in their stage history); required when the stage holds deals"
     ),
 ]
-ETAG = {
-    "ETag": {
-        "description": 'The version as an entity tag, e.g. `"3"`; send it back in `If-Match`',
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
 READ = {"description": "The pipeline with its stages in order", "headers": ETAG}
 _ID = "$response.body#/id"
 CREATED = {
@@ -83,7 +74,7 @@ def build(c: Container) -> APIRouter:
         request: Request, limit: Limit = 50, cursor: Cursor = None
     ) -> Response:
         page = await u.list_pipelines.execute(principal(request), page_request(limit, cursor))
-        return page_response(page, pipeline_dict)
+        return page_of(page, pipeline_dict)
 
     @r.get(
         "/{pipeline_id}",

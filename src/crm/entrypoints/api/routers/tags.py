@@ -10,12 +10,11 @@ from fastapi import APIRouter, Request, Response
 from crm.bootstrap import Container
 from crm.domain.model.tags import Tag
 from crm.domain.use_cases.custom_fields import UpdateTagCommand
-from crm.entrypoints.api.deps import parse_if_match, principal, problems
+from crm.entrypoints.api.deps import ETAG, IfMatch, parse_if_match, principal, problems
 from crm.entrypoints.api.lean import LeanRoute
-from crm.entrypoints.api.routers.custom_fields import ETAG, IfMatch
 from crm.entrypoints.api.routers.workspaces import Cursor, Limit, page_request
 from crm.entrypoints.api.schemas import custom_fields as s
-from crm.entrypoints.api.views import json_response, page_of
+from crm.entrypoints.api.views import page_of, versioned_response
 
 
 def tag_dict(t: Tag) -> dict[str, Any]:
@@ -30,10 +29,8 @@ def tag_dict(t: Tag) -> dict[str, Any]:
 
 
 def _one(t: Tag, status: int = 200, location: bool = False) -> Response:
-    headers = {"ETag": f'"{t.version}"'}
-    if location:
-        headers["Location"] = f"/v1/tags/{t.id}"
-    return json_response(tag_dict(t), status, headers)
+    where = f"/v1/tags/{t.id}" if location else None
+    return versioned_response(tag_dict(t), t.version, status, where)
 
 
 def build(c: Container) -> APIRouter:
