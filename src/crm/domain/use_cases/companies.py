@@ -21,7 +21,7 @@ from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import jsonable
 from crm.domain.model.tags import parse_tag_filter
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import check_owner, check_version, new_event
+from crm.domain.use_cases._shared import check_owner, check_version, new_event
 from crm.ports.companies import CompanyFilter, CompanyReader
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory

@@ -17,7 +17,7 @@ from crm.domain.model.events import (
 )
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import new_event
+from crm.domain.use_cases._shared import new_event
 from crm.ports.companies import CompanyReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory

@@ -9,7 +9,7 @@ from crm.domain.model.custom_fields import ObjectType, merge
 from crm.domain.model.events import ContactCreated
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import contact_snapshot
-from crm.domain.use_cases._contacts import check_owner
+from crm.domain.use_cases._shared import check_owner
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWorkFactory
 

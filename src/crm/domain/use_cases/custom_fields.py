@@ -12,7 +12,7 @@ from crm.domain.model.custom_fields import CustomField, ObjectType
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.tags import Tag
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import check_version
+from crm.domain.use_cases._shared import check_version
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 

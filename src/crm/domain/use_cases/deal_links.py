@@ -13,7 +13,7 @@ from crm.domain.model.deal import Deal, LinkedObject, LinkedTo
 from crm.domain.model.events import DealLinked, DealUnlinked, DomainEvent
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import new_event
+from crm.domain.use_cases._shared import new_event
 from crm.domain.use_cases.deals import load_deal
 from crm.ports.deals import DealReader
 from crm.ports.system import Clock, IdGenerator

@@ -22,7 +22,7 @@ from crm.domain.model.pipeline import Pipeline, Stage
 from crm.domain.model.snapshot import changes_payload, jsonable
 from crm.domain.model.tags import parse_tag_filter
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import check_owner, check_version, new_event
+from crm.domain.use_cases._shared import check_owner, check_version, new_event
 from crm.ports.deals import DealFilter, DealReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory

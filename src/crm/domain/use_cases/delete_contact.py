@@ -6,7 +6,7 @@ from uuid import UUID
 from crm.domain.model.events import ContactDeleted
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import contact_snapshot
-from crm.domain.use_cases._contacts import load_for_change
+from crm.domain.use_cases._shared import load_for_change
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWorkFactory
 

@@ -29,7 +29,7 @@ from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.pipeline import Pipeline, Stage, StageSpec, StageSummary
 from crm.domain.model.snapshot import jsonable
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._contacts import check_version, new_event
+from crm.domain.use_cases._shared import check_version, new_event
 from crm.ports.deals import PipelineReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory

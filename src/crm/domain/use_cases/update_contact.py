@@ -10,7 +10,7 @@ from crm.domain.model.custom_fields import FieldSchema, ObjectType
 from crm.domain.model.events import ContactUpdated
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import changes_payload
-from crm.domain.use_cases._contacts import check_owner, load_for_change
+from crm.domain.use_cases._shared import check_owner, load_for_change
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWorkFactory
 
