@@ -273,7 +273,7 @@ def build(
         list_contacts=ListContacts(storage.contacts),
         update_contact=UpdateContact(uow, clock, ids, phones),
         delete_contact=DeleteContact(uow, clock, ids),
-        sales=SalesUseCases.build(uow, clock, ids, storage.pipelines, storage.deals),
+        sales=SalesUseCases.build(uow, clock, ids, storage.pipelines, storage.deals, phones),
         create_company=co.CreateCompany(uow, clock, ids, phones),
         get_company=co.GetCompany(storage.companies),
         list_companies=co.ListCompanies(storage.companies),

@@ -355,3 +355,30 @@ async def test_an_owner_from_another_workspace_is_refused(api: Api, db: asyncpg.
     )
     assert (moved.status_code, moved.json()["errors"][0]["code"]) == (422, "owner_not_member")
     assert await db.fetchval("SELECT count(*) FROM company WHERE owner_id IS NOT NULL") == 0
+
+
+async def test_archived_custom_fields_are_hidden_in_every_answer_and_kept(api: Api) -> None:
+    auth = await api.key()
+    field = await api.client.post(
+        "/v1/custom-fields",
+        json={"object_type": "company", "key": "tier", "label": "Tier", "field_type": "text"},
+        headers=auth,
+    )
+    assert field.status_code == 201, field.text
+    company = await create(api, auth, name="Acme", custom_fields={"tier": "gold"})
+    assert company["custom_fields"] == {"tier": "gold"}
+    url = f"/v1/custom-fields/{field.json()['id']}"
+    assert (await api.client.patch(url, json={"archived": True}, headers=auth)).status_code == 200
+    patched = await api.client.patch(
+        f"/v1/companies/{company['id']}", json={"industry": "Tools"}, headers=auth
+    )
+    unchanged = await api.client.patch(
+        f"/v1/companies/{company['id']}", json={"industry": "Tools"}, headers=auth
+    )
+    got = await api.client.get(f"/v1/companies/{company['id']}", headers=auth)
+    listed = await api.client.get("/v1/companies", headers=auth)
+    for answer in (patched.json(), unchanged.json(), got.json(), listed.json()["data"][0]):
+        assert answer["custom_fields"] == {}, answer
+    assert (await api.client.patch(url, json={"archived": False}, headers=auth)).status_code == 200
+    back = await api.client.get(f"/v1/companies/{company['id']}", headers=auth)
+    assert back.json()["custom_fields"] == {"tier": "gold"}

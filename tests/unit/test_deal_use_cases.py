@@ -30,6 +30,7 @@ from crm.domain.model.permissions import ActorKind, Principal, Role, RoleForbids
 from crm.domain.model.pipeline import DEFAULT_STAGES, Pipeline, StageKind
 from crm.domain.model.workspace import ApiKeySecrets, Member, User
 from crm.domain.pagination import PageRequest, SortOrder
+from crm.domain.use_cases import custom_fields as cf
 from crm.domain.use_cases import deals as d
 from crm.domain.use_cases import pipelines as p
 from crm.domain.use_cases.create_contact import CreateContact, CreateContactCommand
@@ -48,10 +49,16 @@ class World:
         ids = Uuid7Generator()
         uow = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
         self.u = SalesUseCases.build(
-            uow, self.clock, ids, InMemoryPipelineReader(self.store), InMemoryDealReader(self.store)
+            uow,
+            self.clock,
+            ids,
+            InMemoryPipelineReader(self.store),
+            InMemoryDealReader(self.store),
+            LibPhoneNumbers("US"),
         )
         self.create_workspace = CreateWorkspace(uow, self.clock, ids, ApiKeySecrets(b"k"))
         self.create_contact = CreateContact(uow, self.clock, ids, LibPhoneNumbers())
+        self.create_field = cf.CreateCustomField(uow, self.clock, ids)
 
     async def workspace(self) -> Principal:
         made = await self.create_workspace.execute(CreateWorkspaceCommand("Acme"))
@@ -62,6 +69,10 @@ class World:
     async def default(self, who: Principal) -> Pipeline:
         pipelines = (await self.u.list_pipelines.execute(who, OLDEST)).items
         return next(x for x in pipelines if x.is_default)
+
+    async def define_field(self, who: Principal, key: str, field_type: str) -> None:
+        raw = {"object_type": "deal", "key": key, "label": key, "field_type": field_type}
+        await self.create_field.execute(who, raw)
 
     async def deal(self, who: Principal, **fields: Any) -> Deal:
         pipeline_id, stage_id = fields.pop("pipeline_id", None), fields.pop("stage_id", None)
@@ -519,3 +530,14 @@ async def test_stage_changes_keep_names_distinct_and_an_open_stage(world: World)
     assert excinfo.value.errors[0].field == "/name"
     again = await world.u.get_pipeline.execute(who, renewals.id)
     assert (again, world.topics().count("pipeline.updated")) == (renewals, 0)
+
+
+async def test_custom_phone_values_are_normalized_like_contact_phones(world: World) -> None:
+    who = await world.workspace()
+    await world.define_field(who, "hotline", "phone")
+    deal = await world.deal(who, custom_fields={"hotline": "(415) 555-0123"})
+    assert deal.custom_fields == {"hotline": "+14155550123"}
+    changed = await world.u.update_deal.execute(
+        d.UpdateDealCommand(who, deal.id, {"custom_fields": {"hotline": "415 555 0199"}}, None)
+    )
+    assert changed.custom_fields == {"hotline": "+14155550199"}

@@ -15,7 +15,7 @@ from crm.domain.errors import (
 from crm.domain.model.changes import FieldChange
 from crm.domain.model.company import Company, CompanyData, parse_fields
 from crm.domain.model.company_rules import Address, normalize_domain
-from crm.domain.model.custom_fields import ObjectType
+from crm.domain.model.custom_fields import FieldSchema, ObjectType
 from crm.domain.model.events import CompanyCreated, CompanyDeleted, CompanyUpdated, DomainEvent
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import jsonable
@@ -90,14 +90,18 @@ class UpdateCompany:
         who.require(Action.WRITE_COMPANIES)
         changes = parse_fields(cmd.changes)
         async with self._uow() as uow:
+            company = await load_for_change(uow, who, cmd.company_id, cmd.if_match)
+            schema = FieldSchema(ObjectType.COMPANY, ())
+            if company.custom_fields or "custom_fields" in changes:
+                # The answer hides archived values as every read does.
+                schema = await uow.custom_fields.schema(who.workspace_id, ObjectType.COMPANY)
             if "custom_fields" in changes:
                 raw = cmd.changes.get("custom_fields")
-                changes["custom_fields"] = await _custom_fields(uow, who, raw, self._phones)
-            company = await load_for_change(uow, who, cmd.company_id, cmd.if_match)
+                changes["custom_fields"] = dict(schema.validate(raw, self._phones.to_e164))
             version, now = company.version, self._clock.now()
             changed = company.apply(changes, now)
             if not changed:
-                return company
+                return replace(company, custom_fields=schema.visible(company.custom_fields))
             if "owner_id" in changed:
                 await check_owner(uow, who, company.owner_id)
             if "tags" in changed:
@@ -107,7 +111,7 @@ class UpdateCompany:
             event = company_event(self._ids, self._clock, CompanyUpdated, who, company, payload)
             await uow.outbox.add([event])
             await uow.commit()
-        return company
+        return replace(company, custom_fields=schema.visible(company.custom_fields))
 
 
 class DeleteCompany:

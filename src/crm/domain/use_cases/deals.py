@@ -24,7 +24,7 @@ from crm.domain.model.tags import parse_tag_filter
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.use_cases._shared import check_owner, check_version, new_event
 from crm.ports.deals import DealFilter, DealReader
-from crm.ports.system import Clock, IdGenerator
+from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 _DEAL_FIELDS = Deal.__dataclass_fields__
@@ -89,7 +89,17 @@ class CreateDealCommand:
     stage_id: UUID | None = None
 
 
-class CreateDeal(_Writer):
+class _FieldsWriter(_Writer):
+    """A writer of deal fields: custom phone values are normalized like contacts' phones."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, phones: PhoneNumbers
+    ) -> None:
+        super().__init__(uow, clock, ids)
+        self._phones = phones
+
+
+class CreateDeal(_FieldsWriter):
     """Create a deal; without a pipeline it goes to the default one, without a stage to the
     pipeline's first open stage. Its status is the stage's kind."""
 
@@ -103,7 +113,8 @@ class CreateDeal(_Writer):
             now = self._clock.now()
             deal = Deal.create(self._ids.new_id(), who.workspace_id, data, pipeline.id, stage, now)
             schema = await uow.custom_fields.schema(who.workspace_id, ObjectType.DEAL)
-            deal.custom_fields = merge({}, schema.validate(data.custom_fields))
+            values = schema.validate(data.custom_fields, self._phones.to_e164)
+            deal.custom_fields = merge({}, values)
             await uow.tags.ensure(who.workspace_id, deal.tags, now)
             await uow.deals.add(deal)
             await uow.deals.add_history([self._history(who, deal, None)])
@@ -184,7 +195,7 @@ class UpdateDealCommand:
     if_match: int | None = None
 
 
-class UpdateDeal(_Writer):
+class UpdateDeal(_FieldsWriter):
     """Partially update a deal (not its stage: move it); null clears, a stale If-Match fails."""
 
     async def execute(self, cmd: UpdateDealCommand) -> Deal:
@@ -196,7 +207,8 @@ class UpdateDeal(_Writer):
             deal = await load_deal(uow, cmd.principal, cmd.deal_id, cmd.if_match)
             schema = await uow.custom_fields.schema(deal.workspace_id, ObjectType.DEAL)
             if "custom_fields" in changes:
-                changes["custom_fields"] = schema.validate(changes["custom_fields"])
+                raw = changes["custom_fields"]
+                changes["custom_fields"] = schema.validate(raw, self._phones.to_e164)
             version, now = deal.version, self._clock.now()
             changed = deal.apply(changes, now)
             if not changed:

@@ -8,7 +8,7 @@ from crm.domain.use_cases import deal_links as links
 from crm.domain.use_cases import deals as d
 from crm.domain.use_cases import pipelines as p
 from crm.ports.deals import DealReader, PipelineReader
-from crm.ports.system import Clock, IdGenerator
+from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWorkFactory
 
 
@@ -45,6 +45,7 @@ class SalesUseCases:
         ids: IdGenerator,
         pipelines: PipelineReader,
         deals: DealReader,
+        phones: PhoneNumbers,
     ) -> SalesUseCases:
         writes = (uow, clock, ids)
         return cls(
@@ -58,10 +59,10 @@ class SalesUseCases:
             update_stage=p.UpdateStage(*writes),
             delete_stage=p.DeleteStage(*writes),
             reorder_stages=p.ReorderStages(*writes),
-            create_deal=d.CreateDeal(*writes),
+            create_deal=d.CreateDeal(*writes, phones),
             list_deals=d.ListDeals(deals),
             get_deal=d.GetDeal(deals),
-            update_deal=d.UpdateDeal(*writes),
+            update_deal=d.UpdateDeal(*writes, phones),
             delete_deal=d.DeleteDeal(*writes),
             move_deal=d.MoveDeal(*writes),
             stage_history=d.DealStageHistory(deals),
