@@ -40,6 +40,16 @@ async def test_migrate_then_create_a_workspace_and_revoke_a_key(empty_database_u
         )
         assert ws is not None
         assert ws["name"] == "Acme Ltd"
+        stages = await conn.fetch(
+            "SELECT s.name, s.kind FROM pipeline p JOIN pipeline_stage s ON s.pipeline_id = p.id"
+            " WHERE p.workspace_id = $1 AND p.is_default ORDER BY s.position",
+            _uuid(out["workspace_id"]),
+        )
+        assert [(r["name"], r["kind"]) for r in stages][-2:] == [
+            ("Closed won", "won"),
+            ("Closed lost", "lost"),
+        ]
+        assert len(stages) == 7
         key_id = await conn.fetchval(
             "SELECT id FROM api_key WHERE workspace_id = $1", ws_id := _uuid(out["workspace_id"])
         )
