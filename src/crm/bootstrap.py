@@ -10,6 +10,7 @@ from datetime import timedelta
 from crm.adapters.firebase.identity import FirebaseIdentityVerifier
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
 from crm.adapters.memory.companies import InMemoryCompanyReader
+from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
 from crm.adapters.memory.identity import InMemoryIdentityVerifier
@@ -24,6 +25,7 @@ from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
 from crm.adapters.postgres.health import PostgresHealthCheck
 from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
 from crm.adapters.postgres.readers import AsyncpgApiKeyReader, AsyncpgContactReader, ReadPool
+from crm.adapters.postgres.schema_readers import AsyncpgCustomFieldReader, AsyncpgTagReader
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.redis.client import build_redis_client
 from crm.adapters.redis.health import RedisHealthCheck
@@ -54,7 +56,7 @@ from crm.ports.idempotency import IdempotencyStore
 from crm.ports.identity import IdentityVerifier
 from crm.ports.mailer import Mailer
 from crm.ports.rate_limiter import RateLimiter
-from crm.ports.repositories import ApiKeyReader, ContactReader
+from crm.ports.repositories import ApiKeyReader, ContactReader, CustomFieldReader, TagReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from crm.settings import Settings
@@ -137,6 +139,8 @@ class Storage:
     pipelines: PipelineReader
     deals: DealReader
     api_keys: ApiKeyReader
+    custom_fields: CustomFieldReader
+    tags: TagReader
     idempotency: IdempotencyFactory
     health_checks: list[HealthCheck]
     on_start: list[Hook]
@@ -154,6 +158,8 @@ def postgres_storage(url: str, pool_size: int) -> Storage:
         pipelines=AsyncpgPipelineReader(pool),
         deals=AsyncpgDealReader(pool),
         api_keys=AsyncpgApiKeyReader(pool),
+        custom_fields=AsyncpgCustomFieldReader(pool),
+        tags=AsyncpgTagReader(pool),
         idempotency=lambda clock, kept: PostgresIdempotencyStore(engine, turns, clock, kept),
         health_checks=[PostgresHealthCheck(pool)],
         on_start=[pool.open],
@@ -170,6 +176,8 @@ def memory_storage(store: MemoryStore | None = None) -> Storage:
         pipelines=InMemoryPipelineReader(store),
         deals=InMemoryDealReader(store),
         api_keys=InMemoryApiKeyReader(store),
+        custom_fields=InMemoryCustomFieldReader(store),
+        tags=InMemoryTagReader(store),
         idempotency=InMemoryIdempotencyStore,
         health_checks=[],
         on_start=[],
@@ -284,12 +292,12 @@ def build(
         list_contact_companies=links.ListContactCompanies(storage.companies),
         list_company_contacts=links.ListCompanyContacts(storage.companies),
         create_custom_field=cf.CreateCustomField(uow, clock, ids),
-        list_custom_fields=cf.ListCustomFields(uow),
-        get_custom_field=cf.GetCustomField(uow),
+        list_custom_fields=cf.ListCustomFields(storage.custom_fields),
+        get_custom_field=cf.GetCustomField(storage.custom_fields),
         update_custom_field=cf.UpdateCustomField(uow, clock),
         create_tag=cf.CreateTag(uow, clock, ids),
-        list_tags=cf.ListTags(uow),
-        get_tag=cf.GetTag(uow),
+        list_tags=cf.ListTags(storage.tags),
+        get_tag=cf.GetTag(storage.tags),
         update_tag=cf.UpdateTag(uow, clock),
         delete_tag=cf.DeleteTag(uow),
         rate_limiter=limiter,

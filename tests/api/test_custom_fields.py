@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
+import pytest
 
-from tests.support.api import Api
+from tests.support.api import Api, running_api, settings_for_tests
 from tests.support.people import join, owner_of
 
 PLAN = {
@@ -326,3 +328,52 @@ async def test_contacts_filter_by_tags(api: Api) -> None:
     assert await ids(f"tag=emea&limit=1&cursor={cursor}") == [ada["id"]]
     too_many = await api.client.get("/v1/contacts?" + "&".join(["tag=x"] * 11), headers=auth)
     assert too_many.status_code == 422
+
+
+async def test_schema_reads_are_one_statement_without_a_transaction(
+    database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One database round trip per read: every asyncpg connection the application opens
+    logs what it sends (the read pool's statements, every BEGIN, COMMIT and ROLLBACK); a
+    read of the schema sends exactly one statement, a SELECT, and opens no transaction."""
+    sent: list[str] = []
+    init = asyncpg.Connection.__init__
+
+    def logging_init(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.add_query_logger(lambda record: sent.append(record.query))
+
+    async def statements(
+        api: Api, method: str, path: str, auth: dict[str, str], **kw: Any
+    ) -> list[str]:
+        await asyncio.sleep(0)  # loggers run soon after the statement, on the event loop
+        sent.clear()
+        r = await api.client.request(method, path, headers=auth, **kw)
+        assert r.status_code < 300, r.text
+        await asyncio.sleep(0)
+        return [" ".join(q.split()) for q in sent]
+
+    monkeypatch.setattr(asyncpg.Connection, "__init__", logging_init)
+    # A cached caller: authentication itself sends nothing on the measured requests.
+    settings = settings_for_tests(database_url, redis_url, auth_cache_ttl_seconds=3600)
+    async with running_api(settings) as api:
+        auth = await api.key()
+        field = await define(api, auth, key="plan")
+        written = await statements(api, "POST", "/v1/tags", auth, json={"name": "vip"})
+        # The instrument sees a unit of work (SQLAlchemy's own statements inside it are
+        # prepared ones asyncpg does not log, but every transaction begins and ends here).
+        assert written[0].startswith("BEGIN"), written
+        assert written[-1].startswith("COMMIT"), written
+        tag = (await api.client.get("/v1/tags", headers=auth)).json()["data"][0]
+        reads = {
+            "/v1/custom-fields": "FROM custom_field",
+            "/v1/custom-fields?object_type=contact": "FROM custom_field",
+            f"/v1/custom-fields/{field['id']}": "FROM custom_field",
+            "/v1/tags": "FROM tag",
+            f"/v1/tags/{tag['id']}": "FROM tag",
+        }
+        for path, table in reads.items():
+            await statements(api, "GET", path, auth)  # warm up the auth cache and the pool
+            [statement] = await statements(api, "GET", path, auth)
+            assert statement.startswith("SELECT "), statement
+            assert f" {table} " in statement, statement

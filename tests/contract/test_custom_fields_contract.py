@@ -1,5 +1,5 @@
-"""One contract for the custom field and tag repositories (and the contact reader's use of
-them), run against the in-memory and the Postgres adapters."""
+"""One contract for the custom field and tag repositories and readers (and the contact
+reader's use of them), run against the in-memory and the Postgres adapters."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.readers import InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.postgres import tables as t
 from crm.adapters.postgres.custom_fields import visible_custom_fields
 from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
 from crm.adapters.postgres.readers import AsyncpgContactReader, ReadPool
+from crm.adapters.postgres.schema_readers import AsyncpgCustomFieldReader, AsyncpgTagReader
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.errors import CustomFieldKeyTaken, TagNameTaken, VersionConflict
@@ -27,7 +29,7 @@ from crm.domain.model.custom_fields import CustomField, ObjectType
 from crm.domain.model.tags import Tag
 from crm.domain.model.workspace import Workspace
 from crm.domain.pagination import PageRequest, SortOrder
-from crm.ports.repositories import ContactReader
+from crm.ports.repositories import ContactReader, CustomFieldReader, TagReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from tests.contract.test_persistence_contract import contact, every_page
 
@@ -39,6 +41,8 @@ T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 class Subject:
     uow: UnitOfWorkFactory
     contacts: ContactReader
+    fields: CustomFieldReader
+    tags: TagReader
 
 
 def definition(workspace_id: UUID, key: str, n: int = 0, **raw: Any) -> CustomField:
@@ -310,12 +314,115 @@ class FieldsAndTagsContract:
         assert await ids(("emea",), SortOrder.OLDEST_FIRST) == [c.id for c in contacts]
         assert await ids(("nope",), SortOrder.OLDEST_FIRST) == []
 
+    # --- the readers (the read routes: one round trip each, no unit of work) ---------------
+
+    async def test_the_field_reader_reads_committed_definitions_only(
+        self, subject: Subject, workspace: UUID
+    ) -> None:
+        plan = definition(
+            workspace,
+            "plan",
+            field_type="single_select",
+            options=[{"value": "free", "label": "Free"}, {"value": "pro", "label": "Pro"}],
+        )
+        gone = definition(workspace, "gone", 1, object_type="deal")
+        gone.apply({"archived": True}, T0 + timedelta(hours=1))
+        await self.add_fields(subject, plan, gone)
+        other = await self.new_workspace(subject)
+        assert await subject.fields.get(workspace, plan.id) == plan
+        assert await subject.fields.get(workspace, gone.id) == gone
+        assert await subject.fields.get(other, plan.id) is None
+        assert await subject.fields.get(workspace, IDS.new_id()) is None
+        read = await subject.fields.get(workspace, plan.id)
+        assert read is not None
+        read.label = "changed by the caller"
+        assert await subject.fields.get(workspace, plan.id) == plan
+        pending = definition(workspace, "pending", 2)
+        async with subject.uow() as uow:
+            await uow.custom_fields.add(pending)
+            assert await subject.fields.get(workspace, pending.id) is None
+            listed = await subject.fields.list(workspace, PageRequest())
+            assert [f.key for f in listed.items] == ["gone", "plan"]  # newest first by default
+
+    async def test_the_field_reader_lists_page_by_creation_and_filter_by_object_type(
+        self, subject: Subject, workspace: UUID
+    ) -> None:
+        fields = [
+            definition(workspace, f"f{n}", n, object_type="deal" if n % 3 == 0 else "contact")
+            for n in range(7)
+        ]
+        fields[4].apply({"archived": True}, T0)
+        await self.add_fields(subject, *reversed(fields))
+        other = await self.new_workspace(subject)
+        await self.add_fields(subject, definition(other, "f0"), definition(other, "x", 9))
+
+        async def listed(object_type: ObjectType | None, order: SortOrder) -> list[str]:
+            async def fetch(page: PageRequest) -> Any:
+                return await subject.fields.list(workspace, replace(page, order=order), object_type)
+
+            return [f.key for f in await every_page(fetch, 2)]
+
+        keys = [f.key for f in fields]
+        assert await listed(None, SortOrder.OLDEST_FIRST) == keys
+        assert await listed(None, SortOrder.NEWEST_FIRST) == keys[::-1]
+        assert await listed(ObjectType.DEAL, SortOrder.OLDEST_FIRST) == ["f0", "f3", "f6"]
+        assert await listed(ObjectType.CONTACT, SortOrder.NEWEST_FIRST) == [
+            "f5",
+            "f4",
+            "f2",
+            "f1",
+        ]
+        assert await listed(ObjectType.COMPANY, SortOrder.OLDEST_FIRST) == []
+        first = await subject.fields.list(workspace, PageRequest(3))
+        assert first.items == fields[:-4:-1]  # newest first by default
+        assert first.next is not None
+        everything = await subject.fields.list(workspace, PageRequest(7))
+        assert (everything.items, everything.next) == (fields[::-1], None)
+        empty = await subject.fields.list(await self.new_workspace(subject), PageRequest())
+        assert (empty.items, empty.next) == ([], None)
+
+    async def test_the_tag_reader_gets_and_lists_the_committed_catalogue(
+        self, subject: Subject, workspace: UUID
+    ) -> None:
+        tags = [tag(workspace, f"t{n}", n) for n in range(5)]
+        tags[1].apply({"color": "#ff0000"}, T0 + timedelta(hours=1))
+        other = await self.new_workspace(subject)
+        async with subject.uow() as uow:
+            for t_ in reversed(tags):
+                await uow.tags.add(t_)
+            await uow.tags.add(tag(other, "t0"))
+            await uow.commit()
+        assert await subject.tags.get(workspace, tags[1].id) == tags[1]
+        assert await subject.tags.get(other, tags[1].id) is None
+        assert await subject.tags.get(workspace, IDS.new_id()) is None
+
+        async def listed(order: SortOrder) -> list[Tag]:
+            async def fetch(page: PageRequest) -> Any:
+                return await subject.tags.list(workspace, replace(page, order=order))
+
+            return await every_page(fetch, 2)
+
+        assert await listed(SortOrder.OLDEST_FIRST) == tags
+        assert await listed(SortOrder.NEWEST_FIRST) == tags[::-1]
+        async with subject.uow() as uow:
+            await uow.tags.add(tag(workspace, "pending", 9))
+            assert await listed(SortOrder.OLDEST_FIRST) == tags
+            loaded = await uow.tags.get_for_update(workspace, tags[0].id)
+            assert loaded is not None
+            await uow.tags.remove(loaded)
+            assert await subject.tags.get(workspace, tags[0].id) == tags[0]
+
 
 class TestInMemory(FieldsAndTagsContract):
     @pytest_asyncio.fixture
     async def subject(self) -> AsyncIterator[Subject]:
         store = MemoryStore()
-        yield Subject(lambda: InMemoryUnitOfWork(store), InMemoryContactReader(store))
+        yield Subject(
+            lambda: InMemoryUnitOfWork(store),
+            InMemoryContactReader(store),
+            InMemoryCustomFieldReader(store),
+            InMemoryTagReader(store),
+        )
 
 
 class TestPostgres(FieldsAndTagsContract):
@@ -324,7 +431,12 @@ class TestPostgres(FieldsAndTagsContract):
         engine = create_engine(database_url)
         pool = ReadPool(asyncpg_dsn(database_url))
         await pool.open()
-        yield Subject(lambda: SqlAlchemyUnitOfWork(engine), AsyncpgContactReader(pool))
+        yield Subject(
+            lambda: SqlAlchemyUnitOfWork(engine),
+            AsyncpgContactReader(pool),
+            AsyncpgCustomFieldReader(pool),
+            AsyncpgTagReader(pool),
+        )
         await pool.close()
         await engine.dispose()
 

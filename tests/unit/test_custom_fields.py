@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 
 from crm.adapters.memory.clock import ManualClock
+from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.readers import InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
@@ -240,13 +241,13 @@ class World:
         uow = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
         self.create_field = cf.CreateCustomField(uow, self.clock, ids)
         self.update_field = cf.UpdateCustomField(uow, self.clock)
-        self.get_field = cf.GetCustomField(uow)
-        self.list_fields = cf.ListCustomFields(uow)
+        self.get_field = cf.GetCustomField(InMemoryCustomFieldReader(self.store))
+        self.list_fields = cf.ListCustomFields(InMemoryCustomFieldReader(self.store))
         self.create_tag = cf.CreateTag(uow, self.clock, ids)
         self.update_tag = cf.UpdateTag(uow, self.clock)
         self.delete_tag = cf.DeleteTag(uow)
-        self.get_tag = cf.GetTag(uow)
-        self.list_tags = cf.ListTags(uow)
+        self.get_tag = cf.GetTag(InMemoryTagReader(self.store))
+        self.list_tags = cf.ListTags(InMemoryTagReader(self.store))
         self.create_contact = CreateContact(uow, self.clock, ids, PHONES)
         self.update_contact = UpdateContact(uow, self.clock, ids, PHONES)
         self.get_contact = GetContact(InMemoryContactReader(self.store))

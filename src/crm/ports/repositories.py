@@ -106,6 +106,25 @@ class ContactReader(Protocol):
         """With `tags`, only contacts carrying every one of them (names already normalized)."""
 
 
+class CustomFieldReader(Protocol):
+    """Reads of the definitions outside a unit of work: one round trip each, never locking."""
+
+    async def get(self, workspace_id: UUID, field_id: UUID) -> CustomField | None: ...
+
+    async def list(
+        self, workspace_id: UUID, page: PageRequest, object_type: ObjectType | None = None
+    ) -> Page[CustomField]:
+        """Archived definitions included; with `object_type`, only that object's."""
+
+
+class TagReader(Protocol):
+    """Reads of the tag catalogue outside a unit of work: one round trip each, never locking."""
+
+    async def get(self, workspace_id: UUID, tag_id: UUID) -> Tag | None: ...
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Tag]: ...
+
+
 class ApiKeyReader(Protocol):
     async def find_by_hash(self, secret_hash: str) -> ApiKey | None: ...
 

@@ -17,7 +17,7 @@ from crm.domain.model.tags import Tag
 from crm.domain.pagination import Page, PageRequest
 
 if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState
+    from crm.adapters.memory.store import MemoryState, MemoryStore
 
 
 _ids = Uuid7Generator()
@@ -160,3 +160,32 @@ class InMemoryTagRepository:
                 if now is not None and hasattr(record, "updated_at"):
                     updates["updated_at"] = now
                 records[key] = dataclasses.replace(record, **updates)
+
+
+class InMemoryCustomFieldReader:
+    """Reads of the committed definitions, as copies."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, workspace_id: UUID, field_id: UUID) -> CustomField | None:
+        return await InMemoryCustomFieldRepository(self._store.state).get(workspace_id, field_id)
+
+    async def list(
+        self, workspace_id: UUID, page: PageRequest, object_type: ObjectType | None = None
+    ) -> Page[CustomField]:
+        repository = InMemoryCustomFieldRepository(self._store.state)
+        return await repository.list(workspace_id, page, object_type)
+
+
+class InMemoryTagReader:
+    """Reads of the committed tag catalogue, as copies."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, workspace_id: UUID, tag_id: UUID) -> Tag | None:
+        return await InMemoryTagRepository(self._store.state).get(workspace_id, tag_id)
+
+    async def list(self, workspace_id: UUID, page: PageRequest) -> Page[Tag]:
+        return await InMemoryTagRepository(self._store.state).list(workspace_id, page)

@@ -1,4 +1,5 @@
-"""Custom field definitions and the tag catalogue: admins manage them, everyone reads them."""
+"""Custom field definitions and the tag catalogue: admins manage them, everyone reads them
+(reads go through the readers: one round trip each, no transaction)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.tags import Tag
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.use_cases._shared import check_version
+from crm.ports.repositories import CustomFieldReader, TagReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -63,13 +65,12 @@ class UpdateCustomField:
 
 
 class GetCustomField:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, fields: CustomFieldReader) -> None:
+        self._fields = fields
 
     async def execute(self, principal: Principal, field_id: UUID) -> CustomField:
         principal.require(Action.READ_SCHEMA)
-        async with self._uow() as uow:
-            field = await uow.custom_fields.get(principal.workspace_id, field_id)
+        field = await self._fields.get(principal.workspace_id, field_id)
         if field is None:
             raise CustomFieldNotFound(f"No custom field {field_id} in this workspace.")
         return field
@@ -78,15 +79,14 @@ class GetCustomField:
 class ListCustomFields:
     """Every definition (archived ones too), optionally of one object type."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, fields: CustomFieldReader) -> None:
+        self._fields = fields
 
     async def execute(
         self, principal: Principal, page: PageRequest, object_type: ObjectType | None = None
     ) -> Page[CustomField]:
         principal.require(Action.READ_SCHEMA)
-        async with self._uow() as uow:
-            return await uow.custom_fields.list(principal.workspace_id, page, object_type)
+        return await self._fields.list(principal.workspace_id, page, object_type)
 
 
 class CreateTag:
@@ -157,23 +157,21 @@ async def _tag_for_change(
 
 
 class GetTag:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, tags: TagReader) -> None:
+        self._tags = tags
 
     async def execute(self, principal: Principal, tag_id: UUID) -> Tag:
         principal.require(Action.READ_SCHEMA)
-        async with self._uow() as uow:
-            tag = await uow.tags.get(principal.workspace_id, tag_id)
+        tag = await self._tags.get(principal.workspace_id, tag_id)
         if tag is None:
             raise TagNotFound(f"No tag {tag_id} in this workspace.")
         return tag
 
 
 class ListTags:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, tags: TagReader) -> None:
+        self._tags = tags
 
     async def execute(self, principal: Principal, page: PageRequest) -> Page[Tag]:
         principal.require(Action.READ_SCHEMA)
-        async with self._uow() as uow:
-            return await uow.tags.list(principal.workspace_id, page)
+        return await self._tags.list(principal.workspace_id, page)
