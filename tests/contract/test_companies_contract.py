@@ -15,18 +15,15 @@ import pytest_asyncio
 from crm.adapters.memory.companies import InMemoryCompanyReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.postgres.company_readers import AsyncpgCompanyReader
-from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
-from crm.adapters.postgres.readers import ReadPool
-from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.domain.errors import CompanyDomainTaken, VersionConflict
 from crm.domain.model.company import Company, CompanyLink
 from crm.domain.model.company_rules import Address, SizeBand
 from crm.domain.model.custom_fields import CustomField, FieldType, ObjectType
-from crm.domain.model.workspace import Workspace
 from crm.domain.pagination import PageRequest, SortOrder
 from crm.ports.companies import CompanyFilter, CompanyReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from tests.contract.test_persistence_contract import IDS, T0, contact
+from tests.support.stores import new_workspace, postgres
 
 OLDEST = PageRequest(50, None, SortOrder.OLDEST_FIRST)
 
@@ -72,11 +69,7 @@ class CompanyContract:
         return await self.new_workspace(subject)
 
     async def new_workspace(self, subject: Subject) -> UUID:
-        ws = Workspace(IDS.new_id(), "Acme", T0)
-        async with subject.uow() as uow:
-            await uow.workspaces.add(ws)
-            await uow.commit()
-        return ws.id
+        return await new_workspace(subject.uow)
 
     async def add(self, subject: Subject, *objects: Any) -> None:
         async with subject.uow() as uow:
@@ -338,12 +331,8 @@ class TestInMemory(CompanyContract):
 class TestPostgres(CompanyContract):
     @pytest_asyncio.fixture
     async def subject(self, database_url: str) -> AsyncIterator[Subject]:
-        engine = create_engine(database_url)
-        pool = ReadPool(asyncpg_dsn(database_url))
-        await pool.open()
-        yield Subject(lambda: SqlAlchemyUnitOfWork(engine), AsyncpgCompanyReader(pool))
-        await pool.close()
-        await engine.dispose()
+        async with postgres(database_url) as (uow, pool):
+            yield Subject(uow, AsyncpgCompanyReader(pool))
 
     async def test_the_database_refuses_a_second_primary_and_a_cross_workspace_link(
         self, subject: Subject, workspace: UUID, db: asyncpg.Connection

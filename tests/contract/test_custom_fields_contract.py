@@ -19,19 +19,18 @@ from crm.adapters.memory.readers import InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.postgres import tables as t
 from crm.adapters.postgres.custom_fields import visible_custom_fields
-from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
-from crm.adapters.postgres.readers import AsyncpgContactReader, ReadPool
+from crm.adapters.postgres.engine import create_engine
+from crm.adapters.postgres.readers import AsyncpgContactReader
 from crm.adapters.postgres.schema_readers import AsyncpgCustomFieldReader, AsyncpgTagReader
-from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.errors import CustomFieldKeyTaken, TagNameTaken, VersionConflict
 from crm.domain.model.custom_fields import CustomField, ObjectType
 from crm.domain.model.tags import Tag
-from crm.domain.model.workspace import Workspace
 from crm.domain.pagination import PageRequest, SortOrder
 from crm.ports.repositories import ContactReader, CustomFieldReader, TagReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from tests.contract.test_persistence_contract import contact, every_page
+from tests.support.stores import new_workspace, postgres
 
 IDS = Uuid7Generator()
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -67,11 +66,7 @@ class FieldsAndTagsContract:
         return await self.new_workspace(subject)
 
     async def new_workspace(self, subject: Subject) -> UUID:
-        ws = Workspace(IDS.new_id(), "Acme", T0)
-        async with subject.uow() as uow:
-            await uow.workspaces.add(ws)
-            await uow.commit()
-        return ws.id
+        return await new_workspace(subject.uow)
 
     async def add_fields(self, subject: Subject, *fields: CustomField) -> None:
         async with subject.uow() as uow:
@@ -428,17 +423,13 @@ class TestInMemory(FieldsAndTagsContract):
 class TestPostgres(FieldsAndTagsContract):
     @pytest_asyncio.fixture
     async def subject(self, database_url: str) -> AsyncIterator[Subject]:
-        engine = create_engine(database_url)
-        pool = ReadPool(asyncpg_dsn(database_url))
-        await pool.open()
-        yield Subject(
-            lambda: SqlAlchemyUnitOfWork(engine),
-            AsyncpgContactReader(pool),
-            AsyncpgCustomFieldReader(pool),
-            AsyncpgTagReader(pool),
-        )
-        await pool.close()
-        await engine.dispose()
+        async with postgres(database_url) as (uow, pool):
+            yield Subject(
+                uow,
+                AsyncpgContactReader(pool),
+                AsyncpgCustomFieldReader(pool),
+                AsyncpgTagReader(pool),
+            )
 
     async def test_rename_and_remove_reach_companies_and_deals_too(
         self, subject: Subject, workspace: UUID, db: asyncpg.Connection

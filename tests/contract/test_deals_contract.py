@@ -15,9 +15,6 @@ import pytest_asyncio
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
-from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
-from crm.adapters.postgres.readers import ReadPool
-from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.domain.errors import ContactNotFound, StageNotInPipeline, VersionConflict
 from crm.domain.model.company import Company
 from crm.domain.model.deal import Deal, DealStatus, LinkedObject, StageChange
@@ -27,6 +24,7 @@ from crm.domain.pagination import PageRequest, SortOrder
 from crm.ports.deals import DealFilter, DealReader, PipelineReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from tests.contract.test_persistence_contract import IDS, T0, contact, every_page
+from tests.support.stores import postgres
 
 OLDEST = PageRequest(50, None, SortOrder.OLDEST_FIRST)
 
@@ -403,16 +401,12 @@ class TestInMemory(DealsContract):
 class TestPostgres(DealsContract):
     @pytest_asyncio.fixture
     async def subject(self, database_url: str) -> AsyncIterator[Subject]:
-        engine = create_engine(database_url)
-        pool = ReadPool(asyncpg_dsn(database_url))
-        await pool.open()
-        yield Subject(
-            lambda: SqlAlchemyUnitOfWork(engine),
-            AsyncpgPipelineReader(pool),
-            AsyncpgDealReader(pool),
-        )
-        await pool.close()
-        await engine.dispose()
+        async with postgres(database_url) as (uow, pool):
+            yield Subject(
+                uow,
+                AsyncpgPipelineReader(pool),
+                AsyncpgDealReader(pool),
+            )
 
     async def test_the_database_refuses_a_stage_of_another_pipeline(self, subject: Subject) -> None:
         ws = await self.workspace(subject)

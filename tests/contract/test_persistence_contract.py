@@ -34,6 +34,7 @@ from crm.domain.model.workspace import ApiKey, Member, Membership, MemberView, U
 from crm.domain.pagination import Page, PageRequest, SortOrder
 from crm.ports.repositories import ApiKeyReader, ContactReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
+from tests.support.stores import new_workspace
 
 IDS = Uuid7Generator()
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -136,11 +137,7 @@ class PersistenceContract:
         return ws.id
 
     async def new_workspace(self, subject: Subject, name: str = "Other") -> UUID:
-        ws = Workspace(IDS.new_id(), name, T0)
-        async with subject.uow() as uow:
-            await uow.workspaces.add(ws)
-            await uow.commit()
-        return ws.id
+        return await new_workspace(subject.uow, name)
 
     async def add(self, subject: Subject, *contacts: Contact) -> None:
         async with subject.uow() as uow:
