@@ -15,17 +15,21 @@ from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
 from crm.adapters.memory.identity import InMemoryIdentityVerifier
 from crm.adapters.memory.mailer import InMemoryMailer
+from crm.adapters.memory.notes import InMemoryNoteReader
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.tasks import InMemoryTaskReader
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.postgres.company_readers import AsyncpgCompanyReader
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
 from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
 from crm.adapters.postgres.health import PostgresHealthCheck
 from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
+from crm.adapters.postgres.notes import AsyncpgNoteReader
 from crm.adapters.postgres.readers import AsyncpgApiKeyReader, AsyncpgContactReader, ReadPool
 from crm.adapters.postgres.schema_readers import AsyncpgCustomFieldReader, AsyncpgTagReader
+from crm.adapters.postgres.tasks import AsyncpgTaskReader
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.redis.client import build_redis_client
 from crm.adapters.redis.health import RedisHealthCheck
@@ -40,6 +44,8 @@ from crm.domain.use_cases import custom_fields as cf
 from crm.domain.use_cases import invitations as inv
 from crm.domain.use_cases import manage_api_keys as keys
 from crm.domain.use_cases import members as mem
+from crm.domain.use_cases import notes
+from crm.domain.use_cases import tasks as tk
 from crm.domain.use_cases.authenticate import Authenticate
 from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
@@ -55,9 +61,11 @@ from crm.ports.health import HealthCheck
 from crm.ports.idempotency import IdempotencyStore
 from crm.ports.identity import IdentityVerifier
 from crm.ports.mailer import Mailer
+from crm.ports.notes import NoteReader
 from crm.ports.rate_limiter import RateLimiter
 from crm.ports.repositories import ApiKeyReader, ContactReader, CustomFieldReader, TagReader
 from crm.ports.system import Clock, IdGenerator
+from crm.ports.tasks import TaskReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from crm.settings import Settings
 
@@ -116,6 +124,19 @@ class Container:
     get_tag: cf.GetTag
     update_tag: cf.UpdateTag
     delete_tag: cf.DeleteTag
+    add_note: notes.AddNote
+    list_notes: notes.ListNotes
+    get_note: notes.GetNote
+    update_note: notes.UpdateNote
+    delete_note: notes.DeleteNote
+    create_task: tk.CreateTask
+    list_tasks: tk.ListTasks
+    list_my_tasks: tk.ListMyTasks
+    get_task: tk.GetTask
+    update_task: tk.UpdateTask
+    complete_task: tk.CompleteTask
+    reopen_task: tk.ReopenTask
+    delete_task: tk.DeleteTask
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
     health_checks: list[HealthCheck]
@@ -141,6 +162,8 @@ class Storage:
     api_keys: ApiKeyReader
     custom_fields: CustomFieldReader
     tags: TagReader
+    notes: NoteReader
+    tasks: TaskReader
     idempotency: IdempotencyFactory
     health_checks: list[HealthCheck]
     on_start: list[Hook]
@@ -160,6 +183,8 @@ def postgres_storage(url: str, pool_size: int) -> Storage:
         api_keys=AsyncpgApiKeyReader(pool),
         custom_fields=AsyncpgCustomFieldReader(pool),
         tags=AsyncpgTagReader(pool),
+        notes=AsyncpgNoteReader(pool),
+        tasks=AsyncpgTaskReader(pool),
         idempotency=lambda clock, kept: PostgresIdempotencyStore(engine, turns, clock, kept),
         health_checks=[PostgresHealthCheck(pool)],
         on_start=[pool.open],
@@ -178,6 +203,8 @@ def memory_storage(store: MemoryStore | None = None) -> Storage:
         api_keys=InMemoryApiKeyReader(store),
         custom_fields=InMemoryCustomFieldReader(store),
         tags=InMemoryTagReader(store),
+        notes=InMemoryNoteReader(store),
+        tasks=InMemoryTaskReader(store),
         idempotency=InMemoryIdempotencyStore,
         health_checks=[],
         on_start=[],
@@ -300,6 +327,19 @@ def build(
         get_tag=cf.GetTag(storage.tags),
         update_tag=cf.UpdateTag(uow, clock),
         delete_tag=cf.DeleteTag(uow),
+        add_note=notes.AddNote(uow, clock, ids),
+        list_notes=notes.ListNotes(storage.notes),
+        get_note=notes.GetNote(storage.notes),
+        update_note=notes.UpdateNote(uow, clock, ids),
+        delete_note=notes.DeleteNote(uow, clock, ids),
+        create_task=tk.CreateTask(uow, clock, ids),
+        list_tasks=tk.ListTasks(storage.tasks),
+        list_my_tasks=tk.ListMyTasks(storage.tasks),
+        get_task=tk.GetTask(storage.tasks),
+        update_task=tk.UpdateTask(uow, clock, ids),
+        complete_task=tk.CompleteTask(uow, clock, ids),
+        reopen_task=tk.ReopenTask(uow, clock, ids),
+        delete_task=tk.DeleteTask(uow, clock, ids),
         rate_limiter=limiter,
         idempotency=storage.idempotency(
             clock, timedelta(hours=settings.idempotency_retention_hours)

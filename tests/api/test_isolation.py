@@ -143,6 +143,25 @@ async def _tag(api: Api, a: WorkspaceA) -> Made:
     return Made(tid, (tid, name), f"/v1/tags/{tid}")
 
 
+async def _note(api: Api, a: WorkspaceA) -> Made:
+    made = await _contact(api, a)
+    text = f"Alpha note {uuid.uuid4().hex[:8]}"
+    r = await api.client.post(f"/v1/contacts/{made.id}/notes", json={"text": text}, headers=a.owner)
+    assert r.status_code == 201, r.text
+    nid = r.json()["id"]
+    return Made(nid, (nid, text), f"/v1/notes/{nid}")
+
+
+async def _task(api: Api, a: WorkspaceA) -> Made:
+    made = await _deal(api, a)
+    title = f"Alpha task {uuid.uuid4().hex[:8]}"
+    body = {"title": title, "record_type": "deal", "record_id": made.id}
+    r = await api.client.post("/v1/tasks", json=body, headers=a.owner)
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    return Made(tid, (tid, title), f"/v1/tasks/{tid}")
+
+
 FACTORIES: dict[str, Factory] = {
     "contact_id": _contact,
     "workspace_id": _workspace,
@@ -155,6 +174,8 @@ FACTORIES: dict[str, Factory] = {
     "deal_id": _deal,
     "field_id": _custom_field,
     "tag_id": _tag,
+    "note_id": _note,
+    "task_id": _task,
 }
 
 # A valid body for each route that takes one, so that the answer is about the object and
@@ -172,6 +193,11 @@ BODIES: dict[str, object] = {
     "POST /v1/deals/{deal_id}/move": {"stage_id": str(uuid.uuid4())},
     "PATCH /v1/companies/{company_id}": {"name": "Mallory Inc", "domain": "mallory.example"},
     "PUT /v1/contacts/{contact_id}/companies/{company_id}": {"primary": True},
+    "POST /v1/contacts/{contact_id}/notes": {"text": "Mallory note"},
+    "POST /v1/companies/{company_id}/notes": {"text": "Mallory note"},
+    "POST /v1/deals/{deal_id}/notes": {"text": "Mallory note"},
+    "PATCH /v1/notes/{note_id}": {"text": "Mallory note", "pinned": True},
+    "PATCH /v1/tasks/{task_id}": {"title": "Mallory task", "priority": "high"},
 }
 
 

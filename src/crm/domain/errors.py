@@ -181,6 +181,16 @@ class TagNameTaken(AlreadyExists):
     title = "The tag catalogue already has a tag with this name"
 
 
+class NoteNotFound(NotFound):
+    code = "note_not_found"
+    title = "Note not found"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    title = "Task not found"
+
+
 class CompanyNotFound(NotFound):
     code = "company_not_found"
     title = "Company not found"

@@ -7,6 +7,7 @@ from typing import Protocol, Self
 
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
@@ -18,6 +19,7 @@ from crm.ports.repositories import (
     UserRepository,
     WorkspaceRepository,
 )
+from crm.ports.tasks import TaskRepository
 
 
 class UnitOfWork(Protocol):
@@ -35,6 +37,8 @@ class UnitOfWork(Protocol):
     pipelines: PipelineRepository
     deals: DealRepository
     deal_links: DealLinkRepository
+    notes: NoteRepository
+    tasks: TaskRepository
 
     async def __aenter__(self) -> Self: ...
 

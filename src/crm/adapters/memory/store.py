@@ -15,17 +15,22 @@ from crm.adapters.memory import custom_fields as fields_and_tags
 from crm.adapters.memory import deals as deal_repos
 from crm.adapters.memory import people
 from crm.adapters.memory import repositories as repos
+from crm.adapters.memory.notes import InMemoryNoteRepository
+from crm.adapters.memory.tasks import InMemoryTaskRepository
 from crm.domain.model.company import Company, CompanyLink
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import CustomField
 from crm.domain.model.deal import Deal, StageChange
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.invitation import Invitation
+from crm.domain.model.note import Note
 from crm.domain.model.pipeline import Pipeline
 from crm.domain.model.tags import Tag
+from crm.domain.model.task import Task
 from crm.domain.model.workspace import ApiKey, Member, User, Workspace
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
@@ -37,6 +42,7 @@ from crm.ports.repositories import (
     UserRepository,
     WorkspaceRepository,
 )
+from crm.ports.tasks import TaskRepository
 
 
 @dataclass
@@ -60,6 +66,8 @@ class MemoryState:
     deal_history: list[StageChange] = field(default_factory=list)
     # (kind, workspace_id, deal_id, contact or company id) -> linked at
     deal_links: dict[tuple[str, UUID, UUID, UUID], datetime] = field(default_factory=dict)
+    notes: dict[UUID, Note] = field(default_factory=dict)
+    tasks: dict[UUID, Task] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -97,6 +105,8 @@ class InMemoryUnitOfWork:
         self.pipelines: PipelineRepository = deal_repos.InMemoryPipelineRepository(self._state)
         self.deals: DealRepository = deal_repos.InMemoryDealRepository(self._state)
         self.deal_links: DealLinkRepository = deal_repos.InMemoryDealLinkRepository(self._state)
+        self.notes: NoteRepository = InMemoryNoteRepository(self._state)
+        self.tasks: TaskRepository = InMemoryTaskRepository(self._state)
         return self
 
     async def __aexit__(

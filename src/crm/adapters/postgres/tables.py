@@ -444,3 +444,81 @@ tag = Table(
     UniqueConstraint("workspace_id", "name"),
     Index("ix_tag_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
 )
+
+# A note belongs to one contact, company or deal (`record_type`, `record_id`): the use cases
+# check the record exists in the workspace and delete its notes with it.
+note = Table(
+    "note",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _tenant(),
+    Column("record_type", Text, nullable=False),
+    Column("record_id", UUID(as_uuid=True), nullable=False),
+    Column("text", Text, nullable=False),
+    # The user or API key that wrote it.
+    Column("author_id", UUID(as_uuid=True), nullable=False),
+    Column("pinned", Boolean, nullable=False, server_default=text("false")),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("record_type IN ('contact', 'company', 'deal')", name="record_type"),
+    CheckConstraint("char_length(text) BETWEEN 1 AND 10000", name="text_length"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    Index(
+        "ix_note_record",
+        "workspace_id",
+        "record_type",
+        "record_id",
+        "pinned",
+        "created_at",
+        "id",
+    ),
+)
+
+# A task may be about one contact, company or deal (checked by the use cases); when that
+# record is deleted the task stays, about no record.
+task = Table(
+    "task",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _tenant(),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    _ts("due_at", nullable=True),
+    Column("assignee_id", UUID(as_uuid=True), ForeignKey("user_account.id", ondelete="SET NULL")),
+    Column("priority", Text, nullable=False),
+    _ts("done_at", nullable=True),
+    Column("record_type", Text),
+    Column("record_id", UUID(as_uuid=True)),
+    # The user or API key that created it.
+    Column("created_by", UUID(as_uuid=True), nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("priority IN ('low', 'normal', 'high')", name="priority"),
+    CheckConstraint(
+        "(record_type IN ('contact', 'company', 'deal') AND record_id IS NOT NULL)"
+        " OR (record_type IS NULL AND record_id IS NULL)",
+        name="record",
+    ),
+    CheckConstraint("version >= 1", name="version_positive"),
+    # "My open tasks, overdue first" and any assignee's open tasks.
+    Index(
+        "ix_task_open_by_assignee",
+        "workspace_id",
+        "assignee_id",
+        "due_at",
+        "id",
+        postgresql_where=text("done_at IS NULL"),
+    ),
+    # The reminder worker: open tasks coming due, across workspaces.
+    Index("ix_task_open_due_at", "due_at", postgresql_where=text("done_at IS NULL")),
+    Index("ix_task_workspace_id_due_at_id", "workspace_id", "due_at", "id"),
+    Index(
+        "ix_task_record",
+        "workspace_id",
+        "record_type",
+        "record_id",
+        postgresql_where=text("record_id IS NOT NULL"),
+    ),
+)

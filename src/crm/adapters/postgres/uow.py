@@ -15,8 +15,11 @@ from crm.adapters.postgres import deals as deal_repos
 from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.errors import unavailable_as_port_error
+from crm.adapters.postgres.notes import SqlNoteRepository
+from crm.adapters.postgres.tasks import SqlTaskRepository
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
@@ -28,6 +31,7 @@ from crm.ports.repositories import (
     UserRepository,
     WorkspaceRepository,
 )
+from crm.ports.tasks import TaskRepository
 
 joined_transaction: ContextVar[AsyncConnection | None] = ContextVar(
     "crm_joined_transaction", default=None
@@ -83,6 +87,8 @@ class SqlAlchemyUnitOfWork:
         self.pipelines: PipelineRepository = deal_repos.SqlPipelineRepository(self._conn)
         self.deals: DealRepository = deal_repos.SqlDealRepository(self._conn)
         self.deal_links: DealLinkRepository = deal_repos.SqlDealLinkRepository(self._conn)
+        self.notes: NoteRepository = SqlNoteRepository(self._conn)
+        self.tasks: TaskRepository = SqlTaskRepository(self._conn)
         return self
 
     async def __aexit__(

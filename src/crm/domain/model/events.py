@@ -68,6 +68,70 @@ class InvitationCreated(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NoteAdded(DomainEvent):
+    """`payload`: the note (record_type, record_id, text, author_id, pinned, ...)."""
+
+    topic: ClassVar[str] = "note.added"
+    aggregate_type: ClassVar[str] = "note"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoteUpdated(DomainEvent):
+    """`payload`: record_type, record_id and the names of the changed fields."""
+
+    topic: ClassVar[str] = "note.updated"
+    aggregate_type: ClassVar[str] = "note"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoteDeleted(DomainEvent):
+    """`payload`: record_type, record_id (notes of a deleted record go without this event)."""
+
+    topic: ClassVar[str] = "note.deleted"
+    aggregate_type: ClassVar[str] = "note"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskCreated(DomainEvent):
+    """`payload`: the task."""
+
+    topic: ClassVar[str] = "task.created"
+    aggregate_type: ClassVar[str] = "task"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskUpdated(DomainEvent):
+    """`payload["changes"]`: each changed field's new value."""
+
+    topic: ClassVar[str] = "task.updated"
+    aggregate_type: ClassVar[str] = "task"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskCompleted(DomainEvent):
+    """`payload`: done_at."""
+
+    topic: ClassVar[str] = "task.completed"
+    aggregate_type: ClassVar[str] = "task"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskReopened(DomainEvent):
+    """`payload`: done_at (null)."""
+
+    topic: ClassVar[str] = "task.reopened"
+    aggregate_type: ClassVar[str] = "task"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskDeleted(DomainEvent):
+    """`payload`: the task."""
+
+    topic: ClassVar[str] = "task.deleted"
+    aggregate_type: ClassVar[str] = "task"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CompanyCreated(DomainEvent):
     topic: ClassVar[str] = "company.created"
     aggregate_type: ClassVar[str] = "company"

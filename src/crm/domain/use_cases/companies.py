@@ -17,6 +17,7 @@ from crm.domain.model.company import Company, CompanyData, parse_fields
 from crm.domain.model.company_rules import Address, normalize_domain
 from crm.domain.model.custom_fields import FieldSchema, ObjectType
 from crm.domain.model.events import CompanyCreated, CompanyDeleted, CompanyUpdated, DomainEvent
+from crm.domain.model.note import RecordType
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import jsonable
 from crm.domain.model.tags import parse_tag_filter
@@ -116,7 +117,8 @@ class UpdateCompany:
 
 class DeleteCompany:
     """Delete a company of the caller's workspace (members: only companies they own); its
-    links to contacts go with it, the contacts stay; its domain becomes free again."""
+    links to contacts and its notes go with it, the contacts stay, its tasks stay about no
+    record; its domain becomes free again."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
@@ -128,6 +130,10 @@ class DeleteCompany:
             company = await load_for_change(uow, who, cmd.company_id, cmd.if_match)
             who.require_delete(company.owner_id, Action.WRITE_COMPANIES)
             await uow.companies.remove(company)
+            await uow.notes.remove_of_record(company.workspace_id, RecordType.COMPANY, company.id)
+            await uow.tasks.detach_record(
+                company.workspace_id, RecordType.COMPANY, company.id, self._clock.now()
+            )
             payload = snapshot(company)
             event = company_event(self._ids, self._clock, CompanyDeleted, who, company, payload)
             await uow.outbox.add([event])

@@ -17,6 +17,7 @@ from crm.domain.errors import (
 from crm.domain.model.custom_fields import ObjectType, merge
 from crm.domain.model.deal import Deal, DealData, StageChange, parse_fields
 from crm.domain.model.events import DealCreated, DealDeleted, DealMoved, DealUpdated, DomainEvent
+from crm.domain.model.note import RecordType
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.pipeline import Pipeline, Stage
 from crm.domain.model.snapshot import changes_payload, jsonable
@@ -284,7 +285,8 @@ class DeleteDealCommand:
 
 
 class DeleteDeal(_Writer):
-    """Delete a deal with its stage history and links (members: only deals they own)."""
+    """Delete a deal with its stage history, links and notes; its tasks stay, about no record
+    (members: only deals they own)."""
 
     async def execute(self, cmd: DeleteDealCommand) -> None:
         cmd.principal.require(Action.WRITE_DEALS)
@@ -292,6 +294,10 @@ class DeleteDeal(_Writer):
             deal = await load_deal(uow, cmd.principal, cmd.deal_id, cmd.if_match)
             cmd.principal.require_delete(deal.owner_id, Action.WRITE_DEALS)
             await uow.deals.remove(deal)
+            await uow.notes.remove_of_record(deal.workspace_id, RecordType.DEAL, deal.id)
+            await uow.tasks.detach_record(
+                deal.workspace_id, RecordType.DEAL, deal.id, self._clock.now()
+            )
             await uow.outbox.add(
                 [self._event(DealDeleted, cmd.principal, deal, deal_snapshot(deal))]
             )

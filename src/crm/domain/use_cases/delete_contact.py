@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from crm.domain.model.events import ContactDeleted
+from crm.domain.model.note import RecordType
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import contact_snapshot
 from crm.domain.use_cases._shared import load_for_change
@@ -20,7 +21,7 @@ class DeleteContactCommand:
 
 class DeleteContact:
     """Delete a contact of the caller's workspace (members: only contacts they own); its emails
-    become free again."""
+    become free again, its notes go with it, its tasks stay about no record."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
@@ -31,6 +32,11 @@ class DeleteContact:
             contact = await load_for_change(uow, cmd.principal, cmd.contact_id, cmd.if_match)
             cmd.principal.require_delete(contact.owner_id)
             await uow.contacts.remove(contact)
+            # Its notes go with it; its tasks stay, about no record.
+            await uow.notes.remove_of_record(contact.workspace_id, RecordType.CONTACT, contact.id)
+            await uow.tasks.detach_record(
+                contact.workspace_id, RecordType.CONTACT, contact.id, self._clock.now()
+            )
             await uow.outbox.add(
                 [
                     ContactDeleted(

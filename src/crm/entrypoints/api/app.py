@@ -23,8 +23,10 @@ from crm.entrypoints.api.routers import (
     deals,
     health,
     invitations,
+    notes,
     pipelines,
     tags,
+    tasks,
     workspaces,
 )
 from crm.settings import Settings
@@ -71,7 +73,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     # Routes join the app's own list: an included router is matched through an extra layer
     # of FastAPI's routing on every request.
     # In the order Swagger UI shows them: the records, their schema, then the workspace.
-    routers = [contacts, company_links, companies, deals, pipelines, custom_fields, tags]
+    routers = [contacts, company_links, companies, deals, notes, tasks, pipelines, custom_fields]
+    routers += [tags]
     routers += [workspaces, invitations, api_keys, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
