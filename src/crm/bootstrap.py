@@ -13,7 +13,7 @@ from crm.adapters.memory.companies import InMemoryCompanyReader
 from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
-from crm.adapters.memory.identity import InMemoryIdentityVerifier
+from crm.adapters.memory.identity import NoSignIn
 from crm.adapters.memory.mailer import InMemoryMailer
 from crm.adapters.memory.notes import InMemoryNoteReader
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
@@ -223,7 +223,7 @@ def build_rate_limiter(settings: Settings) -> tuple[RateLimiter, list[HealthChec
 def build_identity(settings: Settings, clock: Clock) -> tuple[IdentityVerifier, list[Hook]]:
     """Firebase when a project is configured; else nobody signs in (API keys only)."""
     if settings.firebase_project_id is None:
-        return InMemoryIdentityVerifier(clock), []
+        return NoSignIn(), []
     verifier = FirebaseIdentityVerifier(
         settings.firebase_project_id,
         clock=clock,

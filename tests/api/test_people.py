@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from tests.api.test_http_problems import assert_problem
-from tests.support.api import Api
+from tests.support.api import Api, running_api, settings_for_tests
 from tests.support.firebase import mint_id_token
 from tests.support.people import PROJECT_ID, auth_emulator, in_workspace, join, owner_of, sign_in
 
@@ -192,3 +192,18 @@ async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
         UUID(workspace_id),
     )
     assert owners == 1
+
+
+async def test_without_firebase_a_sign_in_token_is_told_the_service_takes_keys_only(
+    database_url: str, redis_url: str
+) -> None:
+    settings = settings_for_tests(
+        database_url, redis_url, firebase_project_id=None, firebase_auth_emulator_host=None
+    )
+    async with running_api(settings) as api:
+        person = sign_in("ada@example.com")
+        r = await api.client.get("/v1/workspaces", headers=person)
+        assert_problem(r, 401, "sign_in_not_configured")
+        assert "CRM_FIREBASE_PROJECT_ID" in r.json()["detail"]
+        key = await api.key()
+        assert (await api.client.get("/v1/contacts", headers=key)).status_code == 200

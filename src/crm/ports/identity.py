@@ -10,5 +10,6 @@ from crm.domain.model.identity import VerifiedIdentity
 class IdentityVerifier(Protocol):
     async def verify(self, token: str) -> VerifiedIdentity:
         """The identity `token` proves. Raises InvalidToken, TokenExpired, TokenWrongAudience,
-        TokenWrongIssuer, TokenRevoked or UserDisabled (crm.domain.model.identity) when it
+        TokenWrongIssuer, TokenRevoked, UserDisabled or SignInNotConfigured
+        (crm.domain.model.identity) when it
         proves nothing, and ServiceUnavailable when the provider cannot be asked."""

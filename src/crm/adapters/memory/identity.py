@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from crm.domain.model.identity import (
     InvalidToken,
+    SignInNotConfigured,
     TokenExpired,
     TokenRevoked,
     TokenWrongAudience,
@@ -33,6 +34,17 @@ class _Issued:
     expires_at: int
     audience: str
     issuer: str
+
+
+class NoSignIn:
+    """For a service with no identity provider configured: API keys only. Every sign-in token
+    is refused with a code that says so, rather than judged invalid."""
+
+    async def verify(self, token: str) -> VerifiedIdentity:
+        raise SignInNotConfigured(
+            "This service takes API keys only: no Firebase project is configured "
+            "(CRM_FIREBASE_PROJECT_ID), so nobody can sign in with an ID token."
+        )
 
 
 class InMemoryIdentityVerifier:

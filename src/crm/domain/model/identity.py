@@ -46,3 +46,8 @@ class TokenRevoked(Unauthenticated):
 class UserDisabled(Unauthenticated):
     code = "user_disabled"
     title = "The user account is disabled"
+
+
+class SignInNotConfigured(Unauthenticated):
+    code = "sign_in_not_configured"
+    title = "This service does not sign people in"
