@@ -35,19 +35,9 @@ def deal_snapshot(deal: Deal) -> dict[str, Any]:
     return {name: jsonable(getattr(deal, name)) for name in _DEAL_FIELDS}
 
 
-_NOT_FOUND = {
-    "pipeline": "No such pipeline in this workspace.",
-    "stage of the pipeline": "The stage is not a stage of the pipeline given (or of the "
-    "workspace's default pipeline when none is given).",
-    "stage of the deal's pipeline": "The stage is not a stage of the deal's pipeline; a deal "
-    "moves only between the stages of its own pipeline.",
-}
-
-
-def _not_in_pipeline(pointer: str, what: str) -> StageNotInPipeline:
+def _not_in_pipeline(pointer: str, what: str, detail: str) -> StageNotInPipeline:
     return StageNotInPipeline(
-        _NOT_FOUND[what],
-        errors=(FieldError(pointer, "not_in_pipeline", f"no such {what} here"),),
+        detail, errors=(FieldError(pointer, "not_in_pipeline", f"no such {what} here"),)
     )
 
 
@@ -133,13 +123,20 @@ class CreateDeal(_FieldsWriter):
         else:
             found = await uow.pipelines.get(who.workspace_id, pipeline_id)
             if found is None:
-                raise _not_in_pipeline("/pipeline_id", "pipeline")
+                raise _not_in_pipeline(
+                    "/pipeline_id", "pipeline", "No such pipeline in this workspace."
+                )
             pipeline = found
         if stage_id is None:
             return pipeline.first_open_stage(), pipeline
         stage = pipeline.stage(stage_id)
         if stage is None:
-            raise _not_in_pipeline("/stage_id", "stage of the pipeline")
+            raise _not_in_pipeline(
+                "/stage_id",
+                "stage of the pipeline",
+                "The stage is not a stage of the pipeline given (or of the workspace's default "
+                "pipeline when none is given).",
+            )
         return stage, pipeline
 
 
@@ -257,7 +254,12 @@ class MoveDeal(_Writer):
             deal = await load_deal(uow, who, cmd.deal_id, cmd.if_match)
             stage = None if pipeline is None else pipeline.stage(cmd.stage_id)
             if stage is None:
-                raise _not_in_pipeline("/stage_id", "stage of the deal's pipeline")
+                raise _not_in_pipeline(
+                    "/stage_id",
+                    "stage of the deal's pipeline",
+                    "The stage is not a stage of the deal's pipeline; a deal moves only between "
+                    "the stages of its own pipeline.",
+                )
             version, before, was = deal.version, deal.stage_id, deal.status
             schema = await uow.custom_fields.schema(deal.workspace_id, ObjectType.DEAL)
             shown = schema.visible(deal.custom_fields)
