@@ -158,11 +158,16 @@ contact = Table(
     _ts("created_at"),
     _ts("updated_at"),
     Column("version", Integer, nullable=False),
+    # The caller's own id for the contact (another system's key): an upsert matches on it.
+    Column("external_id", Text),
     CheckConstraint(_STAGES, name="lifecycle_stage"),
     CheckConstraint("version >= 1", name="version_positive"),
     UniqueConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "external_id"),
     Index("ix_contact_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
     Index("ix_contact_tags", "tags", postgresql_using="gin"),
+    # Upsert by phone and search by phone: phones are not unique, but found by index.
+    Index("ix_contact_phones", "phones", postgresql_using="gin"),
 )
 
 contact_email = Table(
@@ -521,4 +526,21 @@ task = Table(
         "record_id",
         postgresql_where=text("record_id IS NOT NULL"),
     ),
+)
+
+# A contact or company merged into another (#5): the source row is deleted once everything it
+# had moved to the survivor; this tombstone lets a read of the old id answer 404 naming
+# `merged_into`. When the survivor is merged on later, its tombstones follow it.
+merged_record = Table(
+    "merged_record",
+    metadata,
+    _tenant(),
+    Column("record_type", Text, nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("merged_into", UUID(as_uuid=True), nullable=False),
+    Column("merged_by", UUID(as_uuid=True)),
+    _ts("merged_at"),
+    PrimaryKeyConstraint("workspace_id", "record_type", "id"),
+    CheckConstraint("record_type IN ('contact', 'company')", name="record_type"),
+    Index("ix_merged_record_merged_into", "workspace_id", "record_type", "merged_into"),
 )
