@@ -8,51 +8,64 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from crm.adapters.firebase.identity import FirebaseIdentityVerifier
+from crm.adapters.localfs.csv_files import TempCsvFiles
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
 from crm.adapters.memory.companies import InMemoryCompanyReader
 from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
 from crm.adapters.memory.identity import NoSignIn
+from crm.adapters.memory.imports import InMemoryImportJobs
 from crm.adapters.memory.mailer import InMemoryMailer
+from crm.adapters.memory.merges import InMemoryTombstoneReader
 from crm.adapters.memory.notes import InMemoryNoteReader
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
+from crm.adapters.memory.search import InMemoryRecordSearch
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.memory.tasks import InMemoryTaskReader
+from crm.adapters.memory.timeline import InMemoryEventReader
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.postgres.company_readers import AsyncpgCompanyReader
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
 from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
+from crm.adapters.postgres.event_readers import AsyncpgEventReader
 from crm.adapters.postgres.health import PostgresHealthCheck
 from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
+from crm.adapters.postgres.merges import AsyncpgTombstoneReader
 from crm.adapters.postgres.notes import AsyncpgNoteReader
 from crm.adapters.postgres.readers import AsyncpgApiKeyReader, AsyncpgContactReader, ReadPool
 from crm.adapters.postgres.schema_readers import AsyncpgCustomFieldReader, AsyncpgTagReader
+from crm.adapters.postgres.search import AsyncpgRecordSearch
 from crm.adapters.postgres.tasks import AsyncpgTaskReader
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.redis.client import build_redis_client
 from crm.adapters.redis.health import RedisHealthCheck
+from crm.adapters.redis.imports import RedisImportJobs
 from crm.adapters.redis.rate_limiter import RedisRateLimiter
 from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.model.invitation import InvitationTokens
 from crm.domain.model.workspace import ApiKeySecrets
+from crm.domain.use_cases import batch, notes
 from crm.domain.use_cases import companies as co
 from crm.domain.use_cases import company_links as links
 from crm.domain.use_cases import custom_fields as cf
 from crm.domain.use_cases import invitations as inv
 from crm.domain.use_cases import manage_api_keys as keys
 from crm.domain.use_cases import members as mem
-from crm.domain.use_cases import notes
+from crm.domain.use_cases import merge_records as merging
 from crm.domain.use_cases import tasks as tk
+from crm.domain.use_cases import timeline as tl
 from crm.domain.use_cases.authenticate import Authenticate
 from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.delete_contact import DeleteContact
 from crm.domain.use_cases.get_contact import GetContact
+from crm.domain.use_cases.imports import ImportUseCases
 from crm.domain.use_cases.list_contacts import ListContacts
 from crm.domain.use_cases.sales import SalesUseCases
+from crm.domain.use_cases.search import SearchUseCases
 from crm.domain.use_cases.update_contact import UpdateContact
 from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
 from crm.ports.companies import CompanyReader
@@ -60,12 +73,16 @@ from crm.ports.deals import DealReader, PipelineReader
 from crm.ports.health import HealthCheck
 from crm.ports.idempotency import IdempotencyStore
 from crm.ports.identity import IdentityVerifier
+from crm.ports.imports import ImportJobs
 from crm.ports.mailer import Mailer
+from crm.ports.merges import TombstoneReader
 from crm.ports.notes import NoteReader
 from crm.ports.rate_limiter import RateLimiter
 from crm.ports.repositories import ApiKeyReader, ContactReader, CustomFieldReader, TagReader
+from crm.ports.search import RecordSearch
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.tasks import TaskReader
+from crm.ports.timeline import EventReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from crm.settings import Settings
 
@@ -104,7 +121,14 @@ class Container:
     list_contacts: ListContacts
     update_contact: UpdateContact
     delete_contact: DeleteContact
+    merge_contacts: merging.MergeContacts
+    batch_contacts: batch.BatchContacts
+    batch_companies: batch.BatchCompanies
+    batch_deals: batch.BatchDeals
+    merge_companies: merging.MergeCompanies
     sales: SalesUseCases
+    search: SearchUseCases
+    """Search and export of contacts, companies and deals."""
     """Pipelines, stages, deals and their links."""
     create_company: co.CreateCompany
     get_company: co.GetCompany
@@ -137,6 +161,10 @@ class Container:
     complete_task: tk.CompleteTask
     reopen_task: tk.ReopenTask
     delete_task: tk.DeleteTask
+    get_record_timeline: tl.GetRecordTimeline
+    list_audit_events: tl.ListAuditEvents
+    imports: ImportUseCases
+    """CSV imports: start, progress, failed rows; the runner of their background tasks."""
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
     health_checks: list[HealthCheck]
@@ -164,6 +192,9 @@ class Storage:
     tags: TagReader
     notes: NoteReader
     tasks: TaskReader
+    search: RecordSearch
+    tombstones: TombstoneReader
+    events: EventReader
     idempotency: IdempotencyFactory
     health_checks: list[HealthCheck]
     on_start: list[Hook]
@@ -185,6 +216,9 @@ def postgres_storage(url: str, pool_size: int) -> Storage:
         tags=AsyncpgTagReader(pool),
         notes=AsyncpgNoteReader(pool),
         tasks=AsyncpgTaskReader(pool),
+        search=AsyncpgRecordSearch(pool),
+        tombstones=AsyncpgTombstoneReader(pool),
+        events=AsyncpgEventReader(pool),
         idempotency=lambda clock, kept: PostgresIdempotencyStore(engine, turns, clock, kept),
         health_checks=[PostgresHealthCheck(pool)],
         on_start=[pool.open],
@@ -205,11 +239,23 @@ def memory_storage(store: MemoryStore | None = None) -> Storage:
         tags=InMemoryTagReader(store),
         notes=InMemoryNoteReader(store),
         tasks=InMemoryTaskReader(store),
+        search=InMemoryRecordSearch(store),
+        tombstones=InMemoryTombstoneReader(store),
+        events=InMemoryEventReader(store),
         idempotency=InMemoryIdempotencyStore,
         health_checks=[],
         on_start=[],
         on_stop=[],
     )
+
+
+def build_import_jobs(settings: Settings) -> tuple[ImportJobs, list[Hook]]:
+    """Redis when configured (any API process reads any job); else this process's memory."""
+    if settings.redis_url is None:
+        return InMemoryImportJobs(), []
+    # Longer than the rate limiter's timeout: a failed-rows download reads up to 10,000 rows.
+    jobs = RedisImportJobs(build_redis_client(settings.redis_url, timeout=2.0))
+    return jobs, [jobs.close]
 
 
 def build_rate_limiter(settings: Settings) -> tuple[RateLimiter, list[HealthCheck]]:
@@ -278,6 +324,8 @@ def build(
     delivery = inv.InvitationDelivery(settings.invitation_url)
     phones = LibPhoneNumbers(settings.default_phone_region)
     limiter, limiter_checks = build_rate_limiter(settings)
+    import_jobs, import_closers = build_import_jobs(settings)
+    imports = ImportUseCases.build(storage.uow, clock, ids, phones, TempCsvFiles(), import_jobs)
     uow = storage.uow
     sender = (uow, clock, ids, tokens, mailer, delivery)
     return Container(
@@ -304,13 +352,19 @@ def build(
         revoke_api_key=keys.RevokeApiKey(uow, clock),
         authenticate=Authenticate(storage.api_keys, secrets, identity, uow, clock, ids),
         create_contact=CreateContact(uow, clock, ids, phones),
-        get_contact=GetContact(storage.contacts),
+        get_contact=GetContact(storage.contacts, storage.tombstones),
         list_contacts=ListContacts(storage.contacts),
         update_contact=UpdateContact(uow, clock, ids, phones),
         delete_contact=DeleteContact(uow, clock, ids),
+        merge_contacts=merging.MergeContacts(uow, clock, ids),
+        batch_contacts=batch.BatchContacts(uow, clock, ids, phones),
+        batch_companies=batch.BatchCompanies(uow, clock, ids, phones),
+        batch_deals=batch.BatchDeals(uow, clock, ids, phones),
+        merge_companies=merging.MergeCompanies(uow, clock, ids),
         sales=SalesUseCases.build(uow, clock, ids, storage.pipelines, storage.deals, phones),
+        search=SearchUseCases.build(storage.search, storage.custom_fields, phones),
         create_company=co.CreateCompany(uow, clock, ids, phones),
-        get_company=co.GetCompany(storage.companies),
+        get_company=co.GetCompany(storage.companies, storage.tombstones),
         list_companies=co.ListCompanies(storage.companies),
         update_company=co.UpdateCompany(uow, clock, ids, phones),
         delete_company=co.DeleteCompany(uow, clock, ids),
@@ -321,12 +375,12 @@ def build(
         create_custom_field=cf.CreateCustomField(uow, clock, ids),
         list_custom_fields=cf.ListCustomFields(storage.custom_fields),
         get_custom_field=cf.GetCustomField(storage.custom_fields),
-        update_custom_field=cf.UpdateCustomField(uow, clock),
+        update_custom_field=cf.UpdateCustomField(uow, clock, ids),
         create_tag=cf.CreateTag(uow, clock, ids),
         list_tags=cf.ListTags(storage.tags),
         get_tag=cf.GetTag(storage.tags),
-        update_tag=cf.UpdateTag(uow, clock),
-        delete_tag=cf.DeleteTag(uow),
+        update_tag=cf.UpdateTag(uow, clock, ids),
+        delete_tag=cf.DeleteTag(uow, clock, ids),
         add_note=notes.AddNote(uow, clock, ids),
         list_notes=notes.ListNotes(storage.notes),
         get_note=notes.GetNote(storage.notes),
@@ -340,13 +394,18 @@ def build(
         complete_task=tk.CompleteTask(uow, clock, ids),
         reopen_task=tk.ReopenTask(uow, clock, ids),
         delete_task=tk.DeleteTask(uow, clock, ids),
+        get_record_timeline=tl.GetRecordTimeline(storage.events),
+        list_audit_events=tl.ListAuditEvents(storage.events),
+        imports=imports,
         rate_limiter=limiter,
         idempotency=storage.idempotency(
             clock, timedelta(hours=settings.idempotency_retention_hours)
         ),
         health_checks=storage.health_checks + limiter_checks,
         on_start=list(storage.on_start),
-        on_stop=[*storage.on_stop, limiter.close, *closers],
+        # Hooks stop in reverse: running imports are cancelled (and marked) before the
+        # stores they write to close.
+        on_stop=[*storage.on_stop, limiter.close, *closers, *import_closers, imports.runner.stop],
     )
 
 

@@ -162,6 +162,19 @@ async def _task(api: Api, a: WorkspaceA) -> Made:
     return Made(tid, (tid, title), f"/v1/tasks/{tid}")
 
 
+async def _import(api: Api, a: WorkspaceA) -> Made:
+    name, bad = f"alpha-{uuid.uuid4().hex[:8]}.csv", f"alpha-not-an-email-{uuid.uuid4().hex[:8]}"
+    data = f"Email,First\nalpha-{uuid.uuid4().hex[:8]}@alpha.example,Alpha\n{bad},Bad\n"
+    files = {"file": (name, data.encode(), "text/csv")}
+    r = await api.client.post(
+        "/v1/imports", data={"object_type": "contacts"}, files=files, headers=a.owner
+    )
+    assert r.status_code == 202, r.text
+    iid = r.json()["id"]
+    await api.container.imports.runner.wait(uuid.UUID(iid))  # A's reads must not move on
+    return Made(iid, (iid, name, bad), f"/v1/imports/{iid}")
+
+
 FACTORIES: dict[str, Factory] = {
     "contact_id": _contact,
     "workspace_id": _workspace,
@@ -176,6 +189,7 @@ FACTORIES: dict[str, Factory] = {
     "tag_id": _tag,
     "note_id": _note,
     "task_id": _task,
+    "import_id": _import,
 }
 
 # A valid body for each route that takes one, so that the answer is about the object and
@@ -198,6 +212,10 @@ BODIES: dict[str, object] = {
     "POST /v1/deals/{deal_id}/notes": {"text": "Mallory note"},
     "PATCH /v1/notes/{note_id}": {"text": "Mallory note", "pinned": True},
     "PATCH /v1/tasks/{task_id}": {"title": "Mallory task", "priority": "high"},
+    # The path's record is the survivor: B must not reach A's through it. A source of A's named
+    # by B (the other way in) is tested in tests/api/test_merges.py.
+    "POST /v1/contacts/{contact_id}/merge": {"source_id": str(uuid.uuid4())},
+    "POST /v1/companies/{company_id}/merge": {"source_id": str(uuid.uuid4())},
 }
 
 
@@ -324,6 +342,7 @@ async def test_lists_in_workspace_b_show_nothing_of_workspace_a(api: Api) -> Non
         if isinstance(r, APIRoute) and "GET" in (r.methods or set()) and "{" not in r.path
     ]
     assert {"/v1/contacts", "/v1/members", "/v1/invitations", "/v1/api-keys"} <= set(lists)
+    assert "/v1/audit-events" in lists
     for path in lists:
         for who, headers in {"owner of B": b_owner, "admin key of B": b_key}.items():
             r = await api.client.get(path, headers=headers)

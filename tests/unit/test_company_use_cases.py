@@ -9,6 +9,7 @@ import pytest
 
 from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.companies import InMemoryCompanyReader
+from crm.adapters.memory.merges import InMemoryTombstoneReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.system.ids import Uuid7Generator
@@ -49,7 +50,7 @@ class World:
         self.create = co.CreateCompany(uow, self.clock, ids, phones)
         self.update = co.UpdateCompany(uow, self.clock, ids, phones)
         self.delete = co.DeleteCompany(uow, self.clock, ids)
-        self.get = co.GetCompany(reader)
+        self.get = co.GetCompany(reader, InMemoryTombstoneReader(self.store))
         self.list = co.ListCompanies(reader)
         self.link_uc = links.LinkContactToCompany(uow, self.clock, ids)
         self.unlink_uc = links.UnlinkContactFromCompany(uow, self.clock, ids)

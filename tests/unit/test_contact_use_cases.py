@@ -7,6 +7,7 @@ import pytest
 
 from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.identity import InMemoryIdentityVerifier
+from crm.adapters.memory.merges import InMemoryTombstoneReader
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
@@ -43,7 +44,9 @@ class World:
         self.create = CreateContact(uow, self.clock, ids, phones)
         self.update = UpdateContact(uow, self.clock, ids, phones)
         self.delete = DeleteContact(uow, self.clock, ids)
-        self.get = GetContact(InMemoryContactReader(self.store))
+        self.get = GetContact(
+            InMemoryContactReader(self.store), InMemoryTombstoneReader(self.store)
+        )
         self.list = ListContacts(InMemoryContactReader(self.store))
         self.create_workspace = CreateWorkspace(uow, self.clock, ids, self.secrets)
         self.revoke = RevokeApiKey(uow, self.clock)

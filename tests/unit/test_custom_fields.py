@@ -11,6 +11,7 @@ import pytest
 
 from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
+from crm.adapters.memory.merges import InMemoryTombstoneReader
 from crm.adapters.memory.readers import InMemoryContactReader
 from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
@@ -240,17 +241,19 @@ class World:
         ids = Uuid7Generator()
         uow = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
         self.create_field = cf.CreateCustomField(uow, self.clock, ids)
-        self.update_field = cf.UpdateCustomField(uow, self.clock)
+        self.update_field = cf.UpdateCustomField(uow, self.clock, ids)
         self.get_field = cf.GetCustomField(InMemoryCustomFieldReader(self.store))
         self.list_fields = cf.ListCustomFields(InMemoryCustomFieldReader(self.store))
         self.create_tag = cf.CreateTag(uow, self.clock, ids)
-        self.update_tag = cf.UpdateTag(uow, self.clock)
-        self.delete_tag = cf.DeleteTag(uow)
+        self.update_tag = cf.UpdateTag(uow, self.clock, ids)
+        self.delete_tag = cf.DeleteTag(uow, self.clock, ids)
         self.get_tag = cf.GetTag(InMemoryTagReader(self.store))
         self.list_tags = cf.ListTags(InMemoryTagReader(self.store))
         self.create_contact = CreateContact(uow, self.clock, ids, PHONES)
         self.update_contact = UpdateContact(uow, self.clock, ids, PHONES)
-        self.get_contact = GetContact(InMemoryContactReader(self.store))
+        self.get_contact = GetContact(
+            InMemoryContactReader(self.store), InMemoryTombstoneReader(self.store)
+        )
         self.list_contacts = ListContacts(InMemoryContactReader(self.store))
         self.workspace_id = uuid4()
 

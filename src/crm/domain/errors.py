@@ -250,3 +250,72 @@ class StageNotInPipeline(InvalidInput):
 
     code = "stage_not_in_pipeline"
     title = "The stage is not a stage of this pipeline"
+
+
+class RecordMerged(NotFound):
+    """The record was merged into another; `merged_into` names the survivor, and the problem
+    document carries it as an extension member."""
+
+    def __init__(
+        self, detail: str, merged_into: UUID, *, errors: tuple[FieldError, ...] = ()
+    ) -> None:
+        super().__init__(detail, errors=errors)
+        self.merged_into = merged_into
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"merged_into": str(self.merged_into)}
+
+
+class ContactMerged(RecordMerged, ContactNotFound):
+    code = "contact_merged"
+    title = "Contact merged into another"
+
+
+class CompanyMerged(RecordMerged, CompanyNotFound):
+    code = "company_merged"
+    title = "Company merged into another"
+
+
+class MergeIntoSelf(InvalidInput):
+    code = "merge_into_self"
+    title = "A record cannot be merged into itself"
+
+
+class ExternalIdTaken(AlreadyExists):
+    """An external id names one record of its type per workspace; the problem names the holder."""
+
+    code = "external_id_taken"
+    title = "External id already belongs to another record"
+
+    @classmethod
+    def held_by(cls, noun: str, external_id: str, holder: UUID | None) -> ExternalIdTaken:
+        who = f"another {noun}" if holder is None else f"{noun} {holder}"
+        return cls(
+            f"External id {external_id!r} already belongs to {who} in this workspace.",
+            errors=(FieldError("/external_id", "external_id_taken", f"belongs to {who}"),),
+        )
+
+
+class AmbiguousMatch(Conflict):
+    """A batch upsert item whose key values match more than one existing record."""
+
+    code = "ambiguous_match"
+    title = "The item matches more than one record"
+
+
+class DuplicateInBatch(Conflict):
+    """A batch item naming a record, or a key value, that an earlier item of the batch took."""
+
+    code = "duplicate_in_batch"
+    title = "An earlier item of the batch has the same key"
+
+
+class ImportNotFound(NotFound):
+    code = "import_not_found"
+    title = "Import not found"
+
+
+class TransactionAborted(ServiceUnavailable):
+    """The database aborted the transaction to break a deadlock (or a serialization conflict)
+    with a concurrent writer: nothing was written, and the same request may be retried."""

@@ -35,6 +35,9 @@ class CompanyLinkRepository(Protocol):
     async def of_contact(self, workspace_id: UUID, contact_id: UUID) -> list[CompanyLink]:
         """Every link of one contact (a handful), oldest first."""
 
+    async def contact_ids_of(self, workspace_id: UUID, company_id: UUID) -> list[UUID]:
+        """The contacts linked to one company (its `company.deleted` event names them)."""
+
     async def write(self, links: Sequence[CompanyLink]) -> None:
         """Insert or update each link, in order (clear an old primary before setting one)."""
 

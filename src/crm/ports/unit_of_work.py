@@ -5,8 +5,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
@@ -39,6 +41,8 @@ class UnitOfWork(Protocol):
     deal_links: DealLinkRepository
     notes: NoteRepository
     tasks: TaskRepository
+    batch: BatchStores
+    merges: MergeRepository
 
     async def __aenter__(self) -> Self: ...
 

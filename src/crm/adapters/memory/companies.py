@@ -79,6 +79,13 @@ class InMemoryCompanyLinkRepository:
         )
         return sorted(links, key=lambda x: (x.created_at, x.company_id))
 
+    async def contact_ids_of(self, workspace_id: UUID, company_id: UUID) -> list[UUID]:
+        return sorted(
+            contact
+            for (ws, contact, company) in self._s.company_links
+            if (ws, company) == (workspace_id, company_id)
+        )
+
     async def write(self, links: Sequence[CompanyLink]) -> None:
         for link in links:
             key = (link.workspace_id, link.contact_id, link.company_id)

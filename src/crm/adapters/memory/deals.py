@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from crm.adapters.memory.paging import keyset_page
-from crm.domain.errors import CompanyNotFound, ContactNotFound, VersionConflict
+from crm.adapters.memory.repositories import external_id_holder
+from crm.domain.errors import CompanyNotFound, ContactNotFound, ExternalIdTaken, VersionConflict
 from crm.domain.model.company import Company
 from crm.domain.model.contact import Contact
 from crm.domain.model.deal import Deal, DealStatus, LinkedObject, LinkedTo, StageChange
@@ -66,7 +67,13 @@ class InMemoryPipelineRepository(_Repository):
 
 class InMemoryDealRepository(_Repository):
     async def add(self, deal: Deal) -> None:
+        self._check_external_id(deal)
         self._s.deals[deal.id] = copy.deepcopy(deal)
+
+    def _check_external_id(self, deal: Deal) -> None:
+        holder = external_id_holder(self._s.deals.values(), deal)
+        if holder is not None and deal.external_id is not None:
+            raise ExternalIdTaken.held_by("deal", deal.external_id, holder)
 
     async def get_for_update(self, workspace_id: UUID, deal_id: UUID) -> Deal | None:
         found = self._s.deals.get(deal_id)
@@ -80,6 +87,7 @@ class InMemoryDealRepository(_Repository):
         stored = self._s.deals.get(deal.id)
         if stored is None or stored.version != expected_version:
             raise VersionConflict("The deal was changed by another writer.")
+        self._check_external_id(deal)
         self._s.deals[deal.id] = copy.deepcopy(deal)
 
     async def remove(self, deal: Deal) -> None:

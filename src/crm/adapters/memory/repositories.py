@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from crm.domain.errors import EmailAlreadyInUse, VersionConflict
+from crm.domain.errors import EmailAlreadyInUse, ExternalIdTaken, VersionConflict
 from crm.domain.model.contact import Contact
+from crm.domain.model.deal import Deal
 from crm.domain.model.events import DomainEvent
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ class InMemoryContactRepository(_Repository):
             del self._s.company_links[key]
 
     def _claim_emails(self, contact: Contact) -> None:
+        holder = external_id_holder(self._s.contacts.values(), contact)
+        if holder is not None and contact.external_id is not None:
+            raise ExternalIdTaken.held_by("contact", contact.external_id, holder)
         for index, email in enumerate(contact.emails):
             owner = self._s.contact_emails.get((contact.workspace_id, email))
             if owner is not None and owner != contact.id:
@@ -58,6 +62,22 @@ class InMemoryContactRepository(_Repository):
     def _release_emails(self, contact: Contact) -> None:
         for email in contact.emails:
             self._s.contact_emails.pop((contact.workspace_id, email), None)
+
+
+def external_id_holder(records: Iterable[Contact | Deal], record: Contact | Deal) -> UUID | None:
+    """Another record of the workspace with the record's external id (the unique constraint)."""
+    if record.external_id is None:
+        return None
+    return next(
+        (
+            r.id
+            for r in records
+            if r.workspace_id == record.workspace_id
+            and r.external_id == record.external_id
+            and r.id != record.id
+        ),
+        None,
+    )
 
 
 class InMemoryOutbox(_Repository):

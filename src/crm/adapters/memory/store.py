@@ -15,6 +15,8 @@ from crm.adapters.memory import custom_fields as fields_and_tags
 from crm.adapters.memory import deals as deal_repos
 from crm.adapters.memory import people
 from crm.adapters.memory import repositories as repos
+from crm.adapters.memory.batch import InMemoryBatchStores
+from crm.adapters.memory.merges import InMemoryMergeRepository
 from crm.adapters.memory.notes import InMemoryNoteRepository
 from crm.adapters.memory.tasks import InMemoryTaskRepository
 from crm.domain.model.company import Company, CompanyLink
@@ -23,13 +25,16 @@ from crm.domain.model.custom_fields import CustomField
 from crm.domain.model.deal import Deal, StageChange
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.invitation import Invitation
+from crm.domain.model.merging import Tombstone
 from crm.domain.model.note import Note
 from crm.domain.model.pipeline import Pipeline
 from crm.domain.model.tags import Tag
 from crm.domain.model.task import Task
 from crm.domain.model.workspace import ApiKey, Member, User, Workspace
+from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
@@ -68,6 +73,8 @@ class MemoryState:
     deal_links: dict[tuple[str, UUID, UUID, UUID], datetime] = field(default_factory=dict)
     notes: dict[UUID, Note] = field(default_factory=dict)
     tasks: dict[UUID, Task] = field(default_factory=dict)
+    # (workspace_id, record type, merged id) -> tombstone
+    tombstones: dict[tuple[UUID, str, UUID], Tombstone] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -107,6 +114,8 @@ class InMemoryUnitOfWork:
         self.deal_links: DealLinkRepository = deal_repos.InMemoryDealLinkRepository(self._state)
         self.notes: NoteRepository = InMemoryNoteRepository(self._state)
         self.tasks: TaskRepository = InMemoryTaskRepository(self._state)
+        self.batch: BatchStores = InMemoryBatchStores(self._state)
+        self.merges: MergeRepository = InMemoryMergeRepository(self._state)
         return self
 
     async def __aexit__(

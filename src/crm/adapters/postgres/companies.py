@@ -119,6 +119,14 @@ class SqlCompanyLinkRepository:
         rows = (await self._conn.execute(query)).mappings()
         return [CompanyLink(**dict(r)) for r in rows]
 
+    async def contact_ids_of(self, workspace_id: UUID, company_id: UUID) -> list[UUID]:
+        query = (
+            select(_l.contact_id)
+            .where(_l.workspace_id == workspace_id, _l.company_id == company_id)
+            .order_by(_l.contact_id)
+        )
+        return list((await self._conn.execute(query)).scalars())
+
     async def write(self, links: Sequence[CompanyLink]) -> None:
         # One statement per link, in order: the one-primary index is checked per statement.
         for link in links:

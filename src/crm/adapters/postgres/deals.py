@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.adapters.postgres import tables as t
+from crm.adapters.postgres.external_ids import check_external_id, external_id_race
 from crm.adapters.postgres.mapping import Row
 from crm.domain.errors import (
     CompanyNotFound,
@@ -39,7 +40,8 @@ from crm.domain.model.pipeline import Pipeline, Stage, StageKind
 
 DEAL_COLUMNS = (
     "id, workspace_id, name, amount, currency, pipeline_id, stage_id, status, owner_id, "
-    "expected_close_date, closed_at, tags, custom_fields, created_at, updated_at, version"
+    "expected_close_date, closed_at, tags, custom_fields, created_at, updated_at, version, "
+    "external_id"
 )
 # The stages of pipeline `p`, in order, as one JSON array (the pipeline reads in one statement).
 STAGES_JSON = (
@@ -72,6 +74,7 @@ def deal_to_domain(row: Row) -> Deal:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
+        external_id=row["external_id"],
     )
 
 
@@ -93,6 +96,7 @@ def deal_to_row(deal: Deal) -> dict[str, Any]:
         "created_at": deal.created_at,
         "updated_at": deal.updated_at,
         "version": deal.version,
+        "external_id": deal.external_id,
     }
 
 
@@ -258,7 +262,8 @@ class SqlDealRepository:
         self._conn = conn
 
     async def add(self, deal: Deal) -> None:
-        with _stage_refused():
+        await check_external_id(self._conn, t.deal, deal)
+        with external_id_race(t.deal, deal), _stage_refused():
             await self._conn.execute(_INSERT_DEAL, deal_to_row(deal))
 
     async def get(self, workspace_id: UUID, deal_id: UUID) -> Deal | None:
@@ -277,7 +282,8 @@ class SqlDealRepository:
 
     async def save(self, deal: Deal, expected_version: int) -> None:
         values = {**deal_to_row(deal), "match_id": deal.id, "match_version": expected_version}
-        with _stage_refused():
+        await check_external_id(self._conn, t.deal, deal)
+        with external_id_race(t.deal, deal), _stage_refused():
             updated = (await self._conn.execute(_UPDATE_DEAL, values)).one_or_none()
         if updated is None:
             raise VersionConflict("The deal was changed by another writer.")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import asyncpg
 from sqlalchemy import exc as sa_exc
 
-from crm.domain.errors import ServiceUnavailable
+from crm.domain.errors import ServiceUnavailable, TransactionAborted
 
 UNAVAILABLE = (
     OSError,
@@ -21,6 +21,17 @@ UNAVAILABLE = (
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
 )
+
+
+# deadlock_detected, serialization_failure: Postgres rolled the transaction back on purpose.
+_ABORTED = frozenset({"40P01", "40001"})
+
+
+def aborted(exc: BaseException | None) -> TransactionAborted | None:
+    """The port error for a transaction the database aborted to let another one through."""
+    if isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) in _ABORTED:
+        return TransactionAborted("postgres: the transaction lost a race with another writer")
+    return None
 
 
 def unreachable() -> ServiceUnavailable:

@@ -23,7 +23,8 @@ class Row(Protocol):
 
 CONTACT_COLUMNS = (
     "id, workspace_id, display_name, first_name, last_name, emails, phones, job_title, "
-    "company_name, owner_id, tags, lifecycle_stage, custom_fields, created_at, updated_at, version"
+    "company_name, owner_id, tags, lifecycle_stage, custom_fields, created_at, updated_at, "
+    "version, external_id"
 )
 API_KEY_COLUMNS = (
     "id, workspace_id, name, prefix, secret_hash, scopes, created_at, expires_at, last_used_at, "
@@ -49,6 +50,7 @@ def contact_to_domain(row: Row) -> Contact:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
+        external_id=row["external_id"],
     )
 
 
@@ -70,6 +72,7 @@ def contact_to_row(contact: Contact) -> dict[str, Any]:
         "created_at": contact.created_at,
         "updated_at": contact.updated_at,
         "version": contact.version,
+        "external_id": contact.external_id,
     }
 
 

@@ -10,10 +10,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.adapters.postgres import tables as t
+from crm.adapters.postgres.event_log import INSERT_EVENTS, event_params
+from crm.adapters.postgres.external_ids import check_external_id, external_id_race
 from crm.adapters.postgres.mapping import (
     contact_to_domain,
     contact_to_row,
-    event_to_row,
 )
 from crm.domain.errors import EmailAlreadyInUse, VersionConflict
 from crm.domain.model.contact import Contact
@@ -56,7 +57,9 @@ _CLAIM_EMAILS = _claim.on_conflict_do_update(
 
 class SqlContactRepository(_Repository):
     async def add(self, contact: Contact) -> None:
-        await self._conn.execute(_INSERT_CONTACT, contact_to_row(contact))
+        await check_external_id(self._conn, t.contact, contact)
+        with external_id_race(t.contact, contact):
+            await self._conn.execute(_INSERT_CONTACT, contact_to_row(contact))
         await self._claim_emails(contact, contact.emails)
 
     async def get_for_update(self, workspace_id: UUID, contact_id: UUID) -> Contact | None:
@@ -71,7 +74,10 @@ class SqlContactRepository(_Repository):
     async def save(self, contact: Contact, expected_version: int) -> None:
         values = {**contact_to_row(contact), "match_id": contact.id}
         values["match_version"] = expected_version
-        if (await self._conn.execute(_UPDATE_CONTACT, values)).one_or_none() is None:
+        await check_external_id(self._conn, t.contact, contact)
+        with external_id_race(t.contact, contact):
+            updated = (await self._conn.execute(_UPDATE_CONTACT, values)).one_or_none()
+        if updated is None:
             raise VersionConflict("The contact was changed by another writer.")
         keep = {"contact_id": contact.id, "keep": list(contact.emails)}
         await self._conn.execute(_RELEASE_EMAILS, keep)
@@ -97,6 +103,7 @@ class SqlContactRepository(_Repository):
 
 class SqlOutbox(_Repository):
     async def add(self, events: Iterable[DomainEvent]) -> None:
-        rows = [event_to_row(event) for event in events]
-        if rows:
-            await self._conn.execute(insert(t.outbox_event), rows)
+        """The events and the records each concerns (its timeline rows): one statement."""
+        batch = list(events)
+        if batch:
+            await self._conn.execute(INSERT_EVENTS, event_params(batch))

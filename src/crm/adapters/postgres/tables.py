@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -203,6 +204,8 @@ outbox_event = Table(
         postgresql_where=text("published_at IS NULL"),
     ),
     Index("ix_outbox_event_aggregate_id", "aggregate_id"),
+    # The audit log, newest first on a keyset (#5 timeline and audit, migration 0008).
+    Index("ix_outbox_event_workspace_id_occurred_at_id", "workspace_id", "occurred_at", "id"),
 )
 
 idempotency_key = Table(
@@ -543,4 +546,49 @@ merged_record = Table(
     PrimaryKeyConstraint("workspace_id", "record_type", "id"),
     CheckConstraint("record_type IN ('contact', 'company')", name="record_type"),
     Index("ix_merged_record_merged_into", "workspace_id", "record_type", "merged_into"),
+)
+
+
+# Timeline and audit (#5, migration 0008): one row per record an outbox event concerns (its
+# aggregate and the records its payload names, `domain/model/timeline.py`), written in the same
+# statement as the event. The primary key is the keyset index of a record's timeline, newest
+# first. No foreign keys (to the workspace or the event), like the outbox itself: rows are only
+# ever inserted with their event, in one statement, and like it they are kept.
+outbox_event_record = Table(
+    "outbox_event_record",
+    metadata,
+    Column("workspace_id", UUID(as_uuid=True), nullable=False),
+    Column("record_type", Text, nullable=False),
+    Column("record_id", UUID(as_uuid=True), nullable=False),
+    _ts("occurred_at"),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "record_type", "record_id", "occurred_at", "event_id"),
+)
+
+# --- search (#5 item 1, migration 0007) -----------------------------------------------------
+# Trigram (pg_trgm) indexes behind `?q=`: the text a search looks in, built by the IMMUTABLE
+# SQL functions the migration creates (the queries call the same functions).
+Index(
+    "ix_contact_search_text",
+    func.crm_contact_search_text(
+        contact.c.display_name,
+        contact.c.first_name,
+        contact.c.last_name,
+        contact.c.emails,
+        contact.c.phones,
+    ).label("search_text"),
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+Index(
+    "ix_company_search_text",
+    func.crm_company_search_text(company.c.name, company.c.domain).label("search_text"),
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+Index(
+    "ix_deal_name_trgm",
+    deal.c.name,
+    postgresql_using="gin",
+    postgresql_ops={"name": "gin_trgm_ops"},
 )

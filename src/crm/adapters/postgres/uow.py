@@ -14,11 +14,15 @@ from crm.adapters.postgres import custom_fields as fields_and_tags
 from crm.adapters.postgres import deals as deal_repos
 from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
-from crm.adapters.postgres.errors import unavailable_as_port_error
+from crm.adapters.postgres.batch import SqlBatchStores
+from crm.adapters.postgres.errors import aborted, unavailable_as_port_error
+from crm.adapters.postgres.merges import SqlMergeRepository
 from crm.adapters.postgres.notes import SqlNoteRepository
 from crm.adapters.postgres.tasks import SqlTaskRepository
+from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
     ApiKeyRepository,
@@ -89,6 +93,8 @@ class SqlAlchemyUnitOfWork:
         self.deal_links: DealLinkRepository = deal_repos.SqlDealLinkRepository(self._conn)
         self.notes: NoteRepository = SqlNoteRepository(self._conn)
         self.tasks: TaskRepository = SqlTaskRepository(self._conn)
+        self.batch: BatchStores = SqlBatchStores(self._conn)
+        self.merges: MergeRepository = SqlMergeRepository(self._conn)
         return self
 
     async def __aexit__(
@@ -97,6 +103,12 @@ class SqlAlchemyUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._end()
+        lost = aborted(exc)
+        if lost is not None:
+            raise lost from exc
+
+    async def _end(self) -> None:
         if self._savepoint is not None:
             if self._savepoint.is_active:
                 await self._savepoint.rollback()

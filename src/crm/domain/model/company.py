@@ -13,6 +13,7 @@ from crm.domain.model import contact_rules
 from crm.domain.model.changes import FieldChange, apply_changes
 from crm.domain.model.company_rules import Address, SizeBand
 from crm.domain.model.contact_rules import RuleBroken
+from crm.domain.model.merging import COMPANY_LIMITS, merged_values
 
 T = TypeVar("T")
 
@@ -44,6 +45,10 @@ class Company:
     def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, FieldChange]:
         """Apply validated changes; returns the fields whose values really changed."""
         return apply_changes(self, changes, now)
+
+    def merge(self, source: Company, now: datetime) -> dict[str, FieldChange]:
+        """Take in `source`'s fields by the merge rule (`merging`); returns what changed."""
+        return self.apply(merged_values(self, source, limits=COMPANY_LIMITS), now)
 
 
 @dataclass(frozen=True, slots=True)

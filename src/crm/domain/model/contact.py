@@ -12,6 +12,7 @@ from crm.domain.errors import FieldError, InvalidInput
 from crm.domain.model import contact_rules as rules
 from crm.domain.model.changes import FieldChange, apply_changes
 from crm.domain.model.contact_rules import JsonScalar, LifecycleStage, PhoneNormalizer
+from crm.domain.model.merging import CONTACT_LIMITS, CONTACT_RULES, merged_values
 
 
 @dataclass(slots=True)
@@ -34,6 +35,7 @@ class Contact:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    external_id: str | None = None
 
     @property
     def name(self) -> str:
@@ -50,6 +52,10 @@ class Contact:
     def apply(self, changes: Mapping[str, Any], now: datetime) -> dict[str, FieldChange]:
         """Apply validated changes; returns the fields whose values really changed."""
         return apply_changes(self, changes, now, check=self._check_identity)
+
+    def merge(self, source: Contact, now: datetime) -> dict[str, FieldChange]:
+        """Take in `source`'s fields by the merge rule (`merging`); returns what changed."""
+        return self.apply(merged_values(self, source, CONTACT_RULES, CONTACT_LIMITS), now)
 
     def _check_identity(self) -> None:
         if not self.name:
@@ -85,6 +91,7 @@ class ContactData:
     tags: tuple[str, ...] = ()
     lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
     custom_fields: dict[str, JsonScalar] = field(default_factory=dict)
+    external_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -110,6 +117,7 @@ def field_rules(normalize_phone: PhoneNormalizer) -> dict[str, Callable[[Any], A
         lifecycle_stage=lambda v: None if v is None else rules.lifecycle_stage(v),
         custom_fields=rules.custom_fields,
         owner_id=lambda v: v,
+        external_id=rules.external_id,
     )
     return table
 

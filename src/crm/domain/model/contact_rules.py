@@ -186,3 +186,17 @@ def apply_rules(
     if errors:
         raise InvalidInput(f"Some {noun} fields are invalid.", errors=tuple(errors))
     return values
+
+
+MAX_EXTERNAL_ID = 255
+
+
+def external_id(value: Any) -> str | None:
+    """Another system's id for the record: trimmed (inner spaces kept), empty means none."""
+    if value is None:
+        return None
+    cleaned = str(value).strip()
+    if len(cleaned) > MAX_EXTERNAL_ID:
+        raise RuleBroken("too_long", f"at most {MAX_EXTERNAL_ID} characters")
+    _printable(cleaned)
+    return cleaned or None

@@ -48,6 +48,7 @@ class Deal:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    external_id: str | None = None
 
     @classmethod
     def create(
@@ -157,6 +158,7 @@ FIELD_RULES: dict[str, Callable[[Any], Any]] = {
     "expected_close_date": _date,
     "tags": rules.tags,
     "custom_fields": _custom_fields,
+    "external_id": rules.external_id,
 }
 
 
@@ -171,6 +173,7 @@ class DealData:
     expected_close_date: date | None = None
     tags: tuple[str, ...] = ()
     custom_fields: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -49,12 +49,16 @@ class MemberJoined(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberRoleChanged(DomainEvent):
+    """`payload["changes"]`: role, old and new."""
+
     topic: ClassVar[str] = "member.role_changed"
     aggregate_type: ClassVar[str] = "member"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberRemoved(DomainEvent):
+    """`payload`: the role the member had."""
+
     topic: ClassVar[str] = "member.removed"
     aggregate_type: ClassVar[str] = "member"
 
@@ -77,7 +81,7 @@ class NoteAdded(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NoteUpdated(DomainEvent):
-    """`payload`: record_type, record_id and the names of the changed fields."""
+    """`payload`: record_type, record_id and `changes` (each changed field's old and new value)."""
 
     topic: ClassVar[str] = "note.updated"
     aggregate_type: ClassVar[str] = "note"
@@ -101,7 +105,8 @@ class TaskCreated(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskUpdated(DomainEvent):
-    """`payload["changes"]`: each changed field's new value."""
+    """`payload`: record_type, record_id (null for none) and `changes` (each changed field's
+    old and new value)."""
 
     topic: ClassVar[str] = "task.updated"
     aggregate_type: ClassVar[str] = "task"
@@ -109,7 +114,7 @@ class TaskUpdated(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskCompleted(DomainEvent):
-    """`payload`: done_at."""
+    """`payload`: record_type, record_id (null for none), done_at."""
 
     topic: ClassVar[str] = "task.completed"
     aggregate_type: ClassVar[str] = "task"
@@ -117,7 +122,7 @@ class TaskCompleted(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskReopened(DomainEvent):
-    """`payload`: done_at (null)."""
+    """`payload`: record_type, record_id (null for none), done_at (null)."""
 
     topic: ClassVar[str] = "task.reopened"
     aggregate_type: ClassVar[str] = "task"
@@ -147,7 +152,8 @@ class CompanyUpdated(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompanyDeleted(DomainEvent):
-    """Its links to contacts went with it; the contacts themselves are untouched."""
+    """Its links to contacts went with it; the contacts themselves are untouched.
+    `payload`: the company as it was and `contact_ids`, the contacts it was linked to."""
 
     topic: ClassVar[str] = "company.deleted"
     aggregate_type: ClassVar[str] = "company"
@@ -239,3 +245,66 @@ class DealUnlinked(DomainEvent):
 
     topic: ClassVar[str] = "deal.unlinked"
     aggregate_type: ClassVar[str] = "deal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactMerged(DomainEvent):
+    """On the survivor. `payload`: source_id (the contact merged away, now a tombstone),
+    source (its fields as they were), changes (the survivor's fields that changed: old and
+    new), moved (how many company links, deals, notes and tasks it gained)."""
+
+    topic: ClassVar[str] = "contact.merged"
+    aggregate_type: ClassVar[str] = "contact"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompanyMerged(DomainEvent):
+    """On the survivor. `payload`: source_id, source, changes, moved (contacts, deals, notes,
+    tasks), as for `ContactMerged`."""
+
+    topic: ClassVar[str] = "company.merged"
+    aggregate_type: ClassVar[str] = "company"
+
+
+# Custom field definitions and the tag catalogue (#5 audit: who changed the workspace's schema).
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomFieldCreated(DomainEvent):
+    """`payload`: the definition (object_type, key, label, field_type, options)."""
+
+    topic: ClassVar[str] = "custom_field.created"
+    aggregate_type: ClassVar[str] = "custom_field"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomFieldUpdated(DomainEvent):
+    """`payload`: object_type, key and `changes` (label, options, archived_at: old and new)."""
+
+    topic: ClassVar[str] = "custom_field.updated"
+    aggregate_type: ClassVar[str] = "custom_field"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagCreated(DomainEvent):
+    """`payload`: name, color. Tags a record write adds to the catalogue record none."""
+
+    topic: ClassVar[str] = "tag.created"
+    aggregate_type: ClassVar[str] = "tag"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagUpdated(DomainEvent):
+    """`payload["changes"]`: name and/or color, old and new. The records a rename rewrote
+    record no event of their own."""
+
+    topic: ClassVar[str] = "tag.updated"
+    aggregate_type: ClassVar[str] = "tag"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagDeleted(DomainEvent):
+    """`payload`: name, color. The records it was removed from record no event of their own."""
+
+    topic: ClassVar[str] = "tag.deleted"
+    aggregate_type: ClassVar[str] = "tag"

@@ -59,6 +59,8 @@ class Action(enum.StrEnum):
     MANAGE_PIPELINES = "manage_pipelines"
     MANAGE_TAGS = "manage_tags"
     MANAGE_BILLING = "manage_billing"
+    READ_AUDIT = "read_audit"
+    """The workspace's audit log (who did what)."""
 
 
 _EVERYONE = frozenset(
@@ -82,6 +84,7 @@ _ADMINS = _EVERYONE | {
     Action.MANAGE_API_KEYS,
     Action.MANAGE_CUSTOM_FIELDS,
     Action.MANAGE_BILLING,
+    Action.READ_AUDIT,
 }
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
@@ -114,6 +117,7 @@ SCOPE_FOR: dict[Action, Scope | Literal["every key"] | None] = {
     Action.MANAGE_PIPELINES: Scope.ADMIN,
     Action.MANAGE_TAGS: Scope.ADMIN,
     Action.MANAGE_BILLING: Scope.ADMIN,
+    Action.READ_AUDIT: Scope.ADMIN,
 }
 """The scope table: the scope a key needs for each action (None: only people, never keys)."""
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from crm.domain.errors import ContactNotFound, FieldError, InvalidInput, VersionConflict
+from crm.domain.errors import FieldError, InvalidInput, NotFound, VersionConflict
 from crm.domain.model.contact import Contact
 from crm.domain.model.events import DomainEvent
+from crm.domain.model.merging import not_found
+from crm.domain.model.note import RecordType
 from crm.domain.model.permissions import Principal
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork
@@ -19,9 +21,18 @@ async def load_for_change(
 ) -> Contact:
     contact = await uow.contacts.get_for_update(principal.workspace_id, contact_id)
     if contact is None:
-        raise ContactNotFound(f"No contact {contact_id} in this workspace.")
+        raise await merged_away(uow, RecordType.CONTACT, principal.workspace_id, contact_id)
     check_version("contact", if_match, contact.version)
     return contact
+
+
+async def merged_away(
+    uow: UnitOfWork, kind: RecordType, workspace_id: UUID, record_id: UUID, what: str = ""
+) -> NotFound:
+    """The 404 for a contact or company that is not there, naming its survivor if it was
+    merged (the tombstone is read only on this path, never when the record exists)."""
+    into = await uow.merges.merged_into(workspace_id, kind, record_id)
+    return not_found(kind, record_id, into, what)
 
 
 def check_version(kind: str, if_match: int | None, version: int) -> None:

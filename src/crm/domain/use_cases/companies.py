@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from crm.domain.errors import (
-    CompanyNotFound,
     FieldError,
     InvalidQuery,
 )
@@ -17,13 +16,15 @@ from crm.domain.model.company import Company, CompanyData, parse_fields
 from crm.domain.model.company_rules import Address, normalize_domain
 from crm.domain.model.custom_fields import FieldSchema, ObjectType
 from crm.domain.model.events import CompanyCreated, CompanyDeleted, CompanyUpdated, DomainEvent
+from crm.domain.model.merging import not_found
 from crm.domain.model.note import RecordType
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.snapshot import jsonable
 from crm.domain.model.tags import parse_tag_filter
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._shared import check_owner, check_version, new_event
+from crm.domain.use_cases._shared import check_owner, check_version, merged_away, new_event
 from crm.ports.companies import CompanyFilter, CompanyReader
+from crm.ports.merges import TombstoneReader
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -129,28 +130,34 @@ class DeleteCompany:
         async with self._uow() as uow:
             company = await load_for_change(uow, who, cmd.company_id, cmd.if_match)
             who.require_delete(company.owner_id, Action.WRITE_COMPANIES)
+            # Named in the event, so each contact's timeline shows the company going away.
+            contact_ids = await uow.company_links.contact_ids_of(company.workspace_id, company.id)
             await uow.companies.remove(company)
             await uow.notes.remove_of_record(company.workspace_id, RecordType.COMPANY, company.id)
             await uow.tasks.detach_record(
                 company.workspace_id, RecordType.COMPANY, company.id, self._clock.now()
             )
-            payload = snapshot(company)
+            payload = snapshot(company) | {"contact_ids": [str(c) for c in contact_ids]}
             event = company_event(self._ids, self._clock, CompanyDeleted, who, company, payload)
             await uow.outbox.add([event])
             await uow.commit()
 
 
 class GetCompany:
-    """Read one company of the caller's workspace; any other workspace's company is not found."""
+    """Read one company of the caller's workspace; any other workspace's company is not found,
+    and a company merged into another is a 404 `company_merged` naming it (`merged_into`)."""
 
-    def __init__(self, companies: CompanyReader) -> None:
-        self._companies = companies
+    def __init__(self, companies: CompanyReader, tombstones: TombstoneReader) -> None:
+        self._companies, self._tombstones = companies, tombstones
 
     async def execute(self, principal: Principal, company_id: UUID) -> Company:
         principal.require(Action.READ_COMPANIES)
         company = await self._companies.get(principal.workspace_id, company_id)
         if company is None:
-            raise CompanyNotFound(f"No company {company_id} in this workspace.")
+            # Only a miss pays for the tombstone read: the hot path stays one statement.
+            kind = RecordType.COMPANY
+            into = await self._tombstones.merged_into(principal.workspace_id, kind, company_id)
+            raise not_found(kind, company_id, into)
         return company
 
 
@@ -191,7 +198,7 @@ async def load_for_change(
 ) -> Company:
     company = await uow.companies.get_for_update(principal.workspace_id, company_id)
     if company is None:
-        raise CompanyNotFound(f"No company {company_id} in this workspace.")
+        raise await merged_away(uow, RecordType.COMPANY, principal.workspace_id, company_id)
     check_version("company", if_match, company.version)
     return company
 

@@ -9,11 +9,20 @@ from typing import Any
 from uuid import UUID
 
 from crm.domain.errors import CustomFieldNotFound, TagNotFound
+from crm.domain.model.changes import FieldChange
 from crm.domain.model.custom_fields import CustomField, ObjectType
+from crm.domain.model.events import (
+    CustomFieldCreated,
+    CustomFieldUpdated,
+    TagCreated,
+    TagDeleted,
+    TagUpdated,
+)
 from crm.domain.model.permissions import Action, Principal
+from crm.domain.model.snapshot import changes_payload, jsonable
 from crm.domain.model.tags import Tag
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.use_cases._shared import check_version
+from crm.domain.use_cases._shared import check_version, new_event
 from crm.ports.repositories import CustomFieldReader, TagReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -32,6 +41,10 @@ class CreateCustomField:
         )
         async with self._uow() as uow:
             await uow.custom_fields.add(field)
+            event = new_event(
+                self._ids, self._clock, CustomFieldCreated, principal, field.id, _view(field)
+            )
+            await uow.outbox.add([event])
             await uow.commit()
         return field
 
@@ -47,8 +60,8 @@ class UpdateCustomFieldCommand:
 class UpdateCustomField:
     """Relabel, change options, archive (`archived: true`) or unarchive (`archived: false`)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
 
     async def execute(self, cmd: UpdateCustomFieldCommand) -> CustomField:
         cmd.principal.require(Action.MANAGE_CUSTOM_FIELDS)
@@ -57,9 +70,14 @@ class UpdateCustomField:
             if field is None:
                 raise CustomFieldNotFound(f"No custom field {cmd.field_id} in this workspace.")
             check_version("custom field", cmd.if_match, field.version)
-            version = field.version
+            version, before = field.version, _view(field)
             if field.apply(cmd.changes, self._clock.now()):
                 await uow.custom_fields.save(field, expected_version=version)
+                payload = {"object_type": field.object_type.value, "key": field.key}
+                payload |= _diff(before, _view(field))
+                kind = CustomFieldUpdated
+                event = new_event(self._ids, self._clock, kind, cmd.principal, field.id, payload)
+                await uow.outbox.add([event])
                 await uow.commit()
         return field
 
@@ -100,6 +118,9 @@ class CreateTag:
         tag = Tag.create(self._ids.new_id(), principal.workspace_id, raw, self._clock.now())
         async with self._uow() as uow:
             await uow.tags.add(tag)
+            payload = {"name": tag.name, "color": tag.color}
+            event = new_event(self._ids, self._clock, TagCreated, principal, tag.id, payload)
+            await uow.outbox.add([event])
             await uow.commit()
         return tag
 
@@ -116,8 +137,8 @@ class UpdateTag:
     """Rename and/or recolour; a rename reaches every contact, company and deal carrying the
     tag in the same transaction. Renaming onto an existing tag's name is 409."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
 
     async def execute(self, cmd: UpdateTagCommand) -> Tag:
         cmd.principal.require(Action.MANAGE_TAGS)
@@ -128,6 +149,11 @@ class UpdateTag:
             if changed:
                 previous = changed["name"].old if "name" in changed else None
                 await uow.tags.save(tag, expected_version=version, previous_name=previous)
+                payload = changes_payload(changed)
+                event = new_event(
+                    self._ids, self._clock, TagUpdated, cmd.principal, tag.id, payload
+                )
+                await uow.outbox.add([event])
                 await uow.commit()
         return tag
 
@@ -135,14 +161,17 @@ class UpdateTag:
 class DeleteTag:
     """Remove a tag from the catalogue and from every record carrying it."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
 
     async def execute(self, principal: Principal, tag_id: UUID, if_match: int | None) -> None:
         principal.require(Action.MANAGE_TAGS)
         async with self._uow() as uow:
             tag = await _tag_for_change(uow, principal, tag_id, if_match)
             await uow.tags.remove(tag)
+            payload = {"name": tag.name, "color": tag.color}
+            event = new_event(self._ids, self._clock, TagDeleted, principal, tag.id, payload)
+            await uow.outbox.add([event])
             await uow.commit()
 
 
@@ -175,3 +204,20 @@ class ListTags:
     async def execute(self, principal: Principal, page: PageRequest) -> Page[Tag]:
         principal.require(Action.READ_SCHEMA)
         return await self._tags.list(principal.workspace_id, page)
+
+
+def _view(field: CustomField) -> dict[str, Any]:
+    """A definition as events record it."""
+    return {
+        "object_type": field.object_type.value,
+        "key": field.key,
+        "label": field.label,
+        "field_type": field.field_type.value,
+        "options": [{"value": o.value, "label": o.label} for o in field.options],
+        "archived_at": jsonable(field.archived_at),
+    }
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    changed = {k: FieldChange(before[k], v) for k, v in after.items() if before[k] != v}
+    return changes_payload(changed)

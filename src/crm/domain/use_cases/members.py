@@ -124,7 +124,13 @@ def _event(
         aggregate_id=member.user_id,
         occurred_at=clock.now(),
         actor_id=p.actor_id,
-        payload={"role": {"old": old.value, "new": member.role.value}},
+        # A role change records `changes` like every update (old and new); a removal, the role
+        # the member had.
+        payload=(
+            {"changes": {"role": {"old": old.value, "new": member.role.value}}}
+            if kind is MemberRoleChanged
+            else {"role": old.value}
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from crm.domain.errors import CompanyNotFound, ContactNotFound, DealNotFound, NoteNotFound
+from crm.domain.model.changes import FieldChange
 from crm.domain.model.events import NoteAdded, NoteDeleted, NoteUpdated
 from crm.domain.model.note import (
     READ_ACTION,
@@ -23,7 +24,7 @@ from crm.domain.model.note import (
     parse_text,
 )
 from crm.domain.model.permissions import Principal, Role, RoleForbids
-from crm.domain.model.snapshot import jsonable
+from crm.domain.model.snapshot import changes_payload, jsonable
 from crm.domain.use_cases._shared import check_version, new_event
 from crm.ports.notes import NoteReader
 from crm.ports.system import Clock, IdGenerator
@@ -96,11 +97,13 @@ class UpdateNote:
         async with self._uow() as uow:
             note = await _load_for_change(uow, who, cmd.note_id, cmd.if_match)
             version = note.version
+            before = {"text": note.text, "pinned": note.pinned}
             changed = note.apply(cmd.changes, self._clock.now())
             if not changed:
                 return note
             await uow.notes.save(note, expected_version=version)
-            payload = {**_where(note), "changed": changed}
+            diff = {name: FieldChange(before[name], getattr(note, name)) for name in changed}
+            payload = _where(note) | changes_payload(diff)
             event = new_event(self._ids, self._clock, NoteUpdated, who, note.id, payload)
             await uow.outbox.add([event])
             await uow.commit()

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidInput, InvalidQuery, TaskNotFound
+from crm.domain.model.changes import FieldChange
 from crm.domain.model.events import (
     DomainEvent,
     TaskCompleted,
@@ -22,7 +23,7 @@ from crm.domain.model.events import (
 )
 from crm.domain.model.note import READ_ACTION, WRITE_ACTION, RecordType
 from crm.domain.model.permissions import Action, PersonRequired, Principal
-from crm.domain.model.snapshot import jsonable
+from crm.domain.model.snapshot import changes_payload, jsonable
 from crm.domain.model.task import (
     DuePosition,
     Priority,
@@ -128,13 +129,15 @@ class UpdateTask(_Writer):
         async with self._uow() as uow:
             task = await _load(uow, who, cmd.task_id, cmd.if_match)
             version = task.version
+            before = {name: getattr(task, name) for name in changes}
             changed = task.apply(changes, self._clock.now())
             if not changed:
                 return task
             if "assignee_id" in changed:
                 await _check_assignee(uow, who, task.assignee_id)
             await uow.tasks.save(task, expected_version=version)
-            payload = {"changes": {name: jsonable(getattr(task, name)) for name in changed}}
+            diff = {name: FieldChange(before[name], getattr(task, name)) for name in changed}
+            payload = _where(task) | changes_payload(diff)
             await uow.outbox.add([self._event(TaskUpdated, who, task, payload)])
             await uow.commit()
         return task
@@ -154,7 +157,7 @@ class CompleteTask(_Writer):
                 return task
             await uow.tasks.save(task, expected_version=version)
             kind = TaskCompleted if self.done else TaskReopened
-            payload = {"done_at": jsonable(task.done_at)}
+            payload = _where(task) | {"done_at": jsonable(task.done_at)}
             await uow.outbox.add([self._event(kind, who, task, payload)])
             await uow.commit()
         return task
@@ -289,6 +292,11 @@ async def _load(uow: UnitOfWork, who: Principal, task_id: UUID, if_match: int | 
     who.require(write_action(task.record_type))
     check_version("task", if_match, task.version)
     return task
+
+
+def _where(task: Task) -> dict[str, Any]:
+    """The record a task is about (both null for none): its events concern that record."""
+    return {"record_type": jsonable(task.record_type), "record_id": jsonable(task.record_id)}
 
 
 def snapshot(task: Task) -> dict[str, Any]:

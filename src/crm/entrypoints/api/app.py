@@ -16,17 +16,22 @@ from crm.entrypoints.api.gateway import Gateway
 from crm.entrypoints.api.idempotency import Idempotency
 from crm.entrypoints.api.routers import (
     api_keys,
+    batch,
     companies,
     company_links,
     contacts,
     custom_fields,
     deals,
     health,
+    imports,
     invitations,
+    merges,
     notes,
     pipelines,
+    search,
     tags,
     tasks,
+    timeline,
     workspaces,
 )
 from crm.settings import Settings
@@ -74,7 +79,11 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     # of FastAPI's routing on every request.
     # In the order Swagger UI shows them: the records, their schema, then the workspace.
     routers = [contacts, company_links, companies, deals, notes, tasks, pipelines, custom_fields]
-    routers += [tags]
+    routers += [batch]
+    routers += [merges]
+    routers += [search]
+    routers += [tags, imports]
+    routers += [timeline]
     routers += [workspaces, invitations, api_keys, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
@@ -86,6 +95,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         # Inside the gateway, which authenticates first: keys are scoped to the credential.
         wrap_posts=lambda inner: Idempotency(inner, store=container.idempotency),
+        body_limits={"/v1/imports": settings.import_max_bytes},
     )
     if settings.cors_origins:
         app.add_middleware(Cors, origins=settings.cors_origins)

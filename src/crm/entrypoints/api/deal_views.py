@@ -78,6 +78,7 @@ def deal_dict(d: Deal) -> dict[str, Any]:
         "stage_id": d.stage_id,
         "status": d.status.value,
         "owner_id": d.owner_id,
+        "external_id": d.external_id,
         "expected_close_date": d.expected_close_date,
         "closed_at": d.closed_at,
         "tags": d.tags,

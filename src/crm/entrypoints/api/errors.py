@@ -47,6 +47,19 @@ def _field(error: e.FieldError, source: str = "body") -> dict[str, str]:
     return {"field": error.field, "source": source, "code": error.code, "message": error.message}
 
 
+def problem_of(error: e.DomainError) -> dict[str, Any]:
+    """The problem the API answers for `error`, as a dict (a batch item's result carries it)."""
+    return {
+        "type": f"/problems/{error.code}",
+        "title": error.title,
+        "status": status_of(error),
+        "detail": error.detail,
+        "code": error.code,
+        "errors": [_field(f) for f in error.errors],
+        **getattr(error, "extensions", {}),
+    }
+
+
 async def domain_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, e.DomainError):
         raise exc
@@ -67,6 +80,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         exc.detail,
         errors=errors,
         headers=headers,
+        # Members of the problem's own, e.g. `merged_into` for a merged record.
+        extensions=getattr(exc, "extensions", None),
     )
 
 
@@ -74,6 +89,16 @@ async def service_unavailable(request: Request, exc: Exception) -> Response:
     log.warning(
         "dependency unavailable: %s", exc, extra={"request_id": request.scope.get(REQUEST_ID_KEY)}
     )
+    if isinstance(exc, e.TransactionAborted):
+        return problem_response(
+            request.scope,
+            503,
+            "concurrent_change",
+            "A concurrent change got in the way",
+            "The database aborted this change to let a concurrent one on the same records "
+            "through; nothing was written: retry it.",
+            headers={"Retry-After": "1"},
+        )
     return problem_response(
         request.scope,
         503,

@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,8 +51,11 @@ class Gateway:
         limiter: RateLimiter,
         max_body_bytes: int,
         wrap_posts: Callable[[ASGIApp], ASGIApp] | None = None,
+        body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app, self.auth, self.limiter, self.max_body = app, auth, limiter, max_body_bytes
+        # Paths that take larger bodies than JSON routes (file uploads), with their own limit.
+        self.body_limits = dict(body_limits or {})
         self.post_app = app if wrap_posts is None else wrap_posts(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,22 +97,24 @@ class Gateway:
 
     def _refuse_body(self, scope: Scope, headers: dict[bytes, bytes]) -> ASGIApp | None:
         length = headers.get(b"content-length")
-        if length is None or not length.isdigit() or int(length) <= self.max_body:
+        limit = self.body_limits.get(scope["path"], self.max_body)
+        if length is None or not length.isdigit() or int(length) <= limit:
             return None
-        return _too_large(scope, self.max_body)
+        return _too_large(scope, limit)
 
     def _limited(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]) -> Receive:
         """Count streamed (chunked) bodies, which announce no length up front."""
         if b"content-length" in headers or scope["method"] in _BODYLESS:
             return receive
         seen = 0
+        limit = self.body_limits.get(scope["path"], self.max_body)
 
         async def counted() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise HTTPException(413, f"The body exceeds {self.max_body} bytes.")
+            if seen > limit:
+                raise HTTPException(413, f"The body exceeds {limit} bytes.")
             return message
 
         return counted

@@ -30,7 +30,7 @@ HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
 # What a replay repeats of the first response; the rest (request id, rate limit) is per request.
 NO_WORKSPACE = UUID(int=0)
-KEPT_HEADERS = frozenset({"content-type", "location", "etag"})
+KEPT_HEADERS = frozenset({"content-type", "content-disposition", "location", "etag"})
 
 
 class Idempotency:

@@ -20,19 +20,22 @@ def problem_body(
     title: str,
     detail: str,
     errors: Iterable[Mapping[str, Any]] = (),
+    extensions: Mapping[str, Any] | None = None,
 ) -> bytes:
-    return orjson.dumps(
-        {
-            "type": f"/problems/{code}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": scope.get("path", ""),
-            "code": code,
-            "request_id": scope.get(REQUEST_ID_KEY, ""),
-            "errors": list(errors),
-        }
-    )
+    """The problem document; `extensions` adds members of its own (RFC 9457 section 3.2),
+    never replacing a standard one."""
+    standard: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": scope.get("path", ""),
+        "code": code,
+        "request_id": scope.get(REQUEST_ID_KEY, ""),
+        "errors": list(errors),
+    }
+    extra = {k: v for k, v in (extensions or {}).items() if k not in standard}
+    return orjson.dumps({**standard, **extra})
 
 
 def problem_response(
@@ -44,6 +47,7 @@ def problem_response(
     *,
     errors: Iterable[Mapping[str, Any]] = (),
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> Response:
-    body = problem_body(scope, status, code, title, detail, errors)
+    body = problem_body(scope, status, code, title, detail, errors, extensions)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)

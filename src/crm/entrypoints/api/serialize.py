@@ -25,6 +25,7 @@ def contact_dict(c: Contact) -> dict[str, Any]:
         "job_title": c.job_title,
         "company_name": c.company_name,
         "owner_id": None if c.owner_id is None else str(c.owner_id),
+        "external_id": c.external_id,
         "tags": c.tags,
         "lifecycle_stage": c.lifecycle_stage.value,
         "custom_fields": c.custom_fields,

@@ -12,6 +12,7 @@ from pydantic.config import JsonDict
 from crm.domain.model.contact_rules import (
     MAX_CUSTOM_FIELDS,
     MAX_EMAILS,
+    MAX_EXTERNAL_ID,
     MAX_PHONES,
     MAX_TAGS,
     LifecycleStage,
@@ -47,6 +48,17 @@ Tags = Annotated[
     ),
 ]
 
+ExternalId = Annotated[
+    str,
+    Field(
+        max_length=MAX_EXTERNAL_ID,
+        description=(
+            "Your own system's id for the record: unique in the workspace (a clash is 409 "
+            "`external_id_taken`), trimmed, empty means none; batch upserts can match on it"
+        ),
+    ),
+]
+
 _EXAMPLE: JsonDict = {
     "first_name": "Ada",
     "last_name": "Lovelace",
@@ -74,6 +86,7 @@ class ContactCreate(_Input):
     job_title: ShortText | None = None
     company_name: ShortText | None = None
     owner_id: UUID | None = Field(None, description="A user who is a member of the workspace")
+    external_id: ExternalId | None = None
     tags: Tags = []
     lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
     custom_fields: CustomFields = {}
@@ -90,6 +103,7 @@ class ContactUpdate(_Input):
     job_title: ShortText | None = None
     company_name: ShortText | None = None
     owner_id: UUID | None = None
+    external_id: ExternalId | None = None
     tags: Tags | None = None
     lifecycle_stage: LifecycleStage | None = None
     custom_fields: CustomFields | None = None
@@ -106,6 +120,7 @@ class Contact(BaseModel):
     job_title: str | None
     company_name: str | None
     owner_id: UUID | None
+    external_id: str | None = Field(description="Your own system's id for the contact")
     tags: list[str]
     lifecycle_stage: LifecycleStage
     custom_fields: dict[str, ScalarOutput]

@@ -12,7 +12,7 @@ from pydantic.config import JsonDict
 from crm.domain.model.contact_rules import MAX_CUSTOM_FIELDS, MAX_SAFE_INTEGER, MAX_TAGS
 from crm.domain.model.pipeline import StageKind
 from crm.entrypoints.api.schemas.companies import Company
-from crm.entrypoints.api.schemas.contacts import Contact
+from crm.entrypoints.api.schemas.contacts import Contact, ExternalId
 from crm.entrypoints.api.schemas.shared import ScalarInput, ScalarOutput
 
 _CURSOR = "Pass as `cursor` for the next page; null at the end"
@@ -64,6 +64,7 @@ class DealCreate(_Input):
     pipeline_id: UUID | None = None
     stage_id: UUID | None = Field(None, description="A stage of the deal's pipeline")
     owner_id: UUID | None = Field(None, description="A user who is a member of the workspace")
+    external_id: ExternalId | None = None
     expected_close_date: date | None = None
     tags: Tags = []
     custom_fields: CustomFields = {}
@@ -77,6 +78,7 @@ class DealUpdate(_Input):
     amount_minor: Amount | None = None
     currency: Currency | None = None
     owner_id: UUID | None = None
+    external_id: ExternalId | None = None
     expected_close_date: date | None = None
     tags: Tags | None = None
     custom_fields: CustomFields | None = None
@@ -102,6 +104,7 @@ class Deal(BaseModel):
     stage_id: UUID
     status: StageKind = Field(description="The kind of the deal's stage")
     owner_id: UUID | None
+    external_id: str | None = Field(description="Your own system's id for the deal")
     expected_close_date: date | None
     closed_at: datetime | None = Field(
         description="When the deal entered a won or lost stage; null while open"

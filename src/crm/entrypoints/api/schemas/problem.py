@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from pydantic import BaseModel, Field
 
 
@@ -21,3 +23,8 @@ class Problem(BaseModel):
     code: str = Field(description="Stable machine-readable error code, e.g. `contact_not_found`")
     request_id: str
     errors: list[ProblemFieldError] = Field(default_factory=list)
+    merged_into: UUID | None = Field(
+        None,
+        description="Only with `contact_merged` and `company_merged`: the record the requested "
+        "one was merged into (read that one instead)",
+    )

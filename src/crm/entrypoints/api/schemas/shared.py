@@ -27,7 +27,13 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         # No `type`: openapi-generator warns on a named `anyOf` of primitives, and its 3.1
         # normalizer refuses a type array that includes "array". Any JSON value is allowed
         # here; the field's definition decides, and the server validates every write.
-    }
+    },
+    # The body of the CSV exports (POST /v1/{objects}/export).
+    "CsvFile": {
+        "title": "CsvFile",
+        "type": "string",
+        "description": "RFC 4180 CSV in UTF-8: a header row, then one row per record",
+    },
 }
 _REF = WithJsonSchema({"$ref": f"#/components/schemas/{CUSTOM_FIELD_VALUE}"})
 
