@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.adapters.postgres import tables as t
 from crm.adapters.postgres.contact_batch import (
+    CUSTOM_PLANS,
     TEXTS,
     UUIDS,
     SqlContactBatchStore,
@@ -72,6 +73,7 @@ class SqlCompanyBatchStore:
         self, workspace_id: UUID, ids: Collection[UUID], keys: Mapping[str, Collection[str]]
     ) -> list[Company]:
         params = {"ws": workspace_id, "ids": list(ids), "values": list(keys.get("domain", ()))}
+        await self._conn.execute(CUSTOM_PLANS)
         rows = (await self._conn.execute(_LOCK_COMPANIES, params)).mappings()
         return [company_to_domain(r) for r in rows]
 
@@ -105,6 +107,7 @@ class SqlDealBatchStore:
     ) -> list[Deal]:
         values = list(keys.get("external_id", ()))
         params = {"ws": workspace_id, "ids": list(ids), "values": values}
+        await self._conn.execute(CUSTOM_PLANS)
         rows = (await self._conn.execute(_LOCK_DEALS, params)).mappings()
         return [deal_to_domain(r) for r in rows]
 

@@ -77,6 +77,13 @@ _RELEASE_EMAILS = text(
 )
 
 
+# An import fills a table from empty in one process: a prepared statement's generic plan,
+# chosen while the table was tiny, would keep scanning the whole workspace on every chunk as
+# it grows (and without autovacuum nothing invalidates it). A batch plans its statements
+# afresh instead; the planning costs far less than one such scan.
+CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 @contextmanager
 def refused(taken: DomainError) -> Iterator[None]:
     """A constraint that refuses a row the batch had checked (someone wrote it meanwhile), or
@@ -118,6 +125,7 @@ class SqlContactBatchStore:
             "phones": list(keys.get("phone", ())),
             "external_ids": list(keys.get("external_id", ())),
         }
+        await self._conn.execute(CUSTOM_PLANS)
         rows = (await self._conn.execute(_LOCK_CONTACTS, params)).mappings()
         return [contact_to_domain(r) for r in rows]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import os
 import re
@@ -90,7 +91,16 @@ def _start_server(data_dir: Path, pgdata: Path) -> PostgresServer:
     with server._lock:  # a cached handle may name a server stopped since: start it again
         server.ensure_postgres_running()
         server.global_process_id_list.get_and_add(os.getpid())  # re-hold it after a stop
+    # Exit hooks run last registered first, so this one runs before the vendor's `pg_ctl stop`.
+    atexit.register(_ignore_interrupts)
     return server
+
+
+def _ignore_interrupts() -> None:
+    """A terminal's Ctrl-C reaches `uv run` and this process alike, and uv passes its copy on:
+    a second SIGINT arriving while the server stops would break off `pg_ctl stop` with a
+    traceback. The process is exiting anyway; let the stop finish."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _import_vendor(runtime_dir: Path) -> None:
