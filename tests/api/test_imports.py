@@ -256,14 +256,15 @@ async def test_writing_needs_the_write_scope_and_reading_the_read_scope(api: Api
 
 
 async def test_a_retried_upload_with_its_idempotency_key_starts_one_import(api: Api) -> None:
-    # The same bytes again, as a client's retry sends them (a new multipart boundary would
-    # make it another request: the key fingerprints the body).
-    boundary = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-    auth = {**await api.key(), "Idempotency-Key": "import-1", **boundary}
+    # A client's retry draws a new multipart boundary: still the same request.
+    auth = {**await api.key(), "Idempotency-Key": "import-1"}
     first = await upload(api.client, auth, b"Email\nada@example.com\n")
     again = await upload(api.client, auth, b"Email\nada@example.com\n")
+    assert first.request.headers["content-type"] != again.request.headers["content-type"]
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["idempotent-replayed"] == "true"
+    other = await upload(api.client, auth, b"Email\nbob@example.com\n")
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
     await finished(api.client, auth, first.headers["location"])
     assert set(await contacts_by_email(api, auth)) == {"ada@example.com"}

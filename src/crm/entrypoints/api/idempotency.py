@@ -153,10 +153,25 @@ def _invalid_key(scope: Scope) -> ASGIApp:
 
 def _fingerprint(scope: Scope, body: bytes) -> bytes:
     digest = hashlib.sha256()
-    for part in (scope["method"].encode(), scope["path"].encode(), scope["query_string"], body):
+    parts = (scope["method"].encode(), scope["path"].encode(), scope["query_string"])
+    for part in (*parts, _without_boundary(scope, body)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.digest()
+
+
+def _without_boundary(scope: Scope, body: bytes) -> bytes:
+    """A multipart body with its boundary blanked out: clients draw a new boundary on every
+    try, and a retry of the same upload must still be the same request."""
+    content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+    media, _, params = content_type.partition(b";")
+    if media.strip().lower() != b"multipart/form-data":
+        return body
+    for param in params.split(b";"):
+        name, _, value = param.strip().partition(b"=")
+        if name.lower() == b"boundary" and value.strip(b'"'):
+            return body.replace(b"--" + value.strip(b'"'), b"--")
+    return body
 
 
 async def _read_body(receive: Receive) -> bytes:
