@@ -45,6 +45,7 @@ from crm.adapters.redis.imports import RedisImportJobs
 from crm.adapters.redis.rate_limiter import RedisRateLimiter
 from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
+from crm.domain.model.imports import ImportObject
 from crm.domain.model.invitation import InvitationTokens
 from crm.domain.model.workspace import ApiKeySecrets
 from crm.domain.use_cases import batch, notes
@@ -62,6 +63,7 @@ from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.delete_contact import DeleteContact
 from crm.domain.use_cases.get_contact import GetContact
+from crm.domain.use_cases.import_runner import Batch
 from crm.domain.use_cases.imports import ImportUseCases
 from crm.domain.use_cases.list_contacts import ListContacts
 from crm.domain.use_cases.sales import SalesUseCases
@@ -325,7 +327,16 @@ def build(
     phones = LibPhoneNumbers(settings.default_phone_region)
     limiter, limiter_checks = build_rate_limiter(settings)
     import_jobs, import_closers = build_import_jobs(settings)
-    imports = ImportUseCases.build(storage.uow, clock, ids, phones, TempCsvFiles(), import_jobs)
+    writes = (storage.uow, clock, ids, phones)
+    batch_contacts = batch.BatchContacts(*writes)
+    batch_companies = batch.BatchCompanies(*writes)
+    batch_deals = batch.BatchDeals(*writes)
+    importers: dict[ImportObject, Batch] = {
+        ImportObject.CONTACTS: batch_contacts,
+        ImportObject.COMPANIES: batch_companies,
+        ImportObject.DEALS: batch_deals,
+    }
+    imports = ImportUseCases.build(storage.uow, clock, ids, importers, TempCsvFiles(), import_jobs)
     uow = storage.uow
     sender = (uow, clock, ids, tokens, mailer, delivery)
     return Container(
@@ -357,9 +368,9 @@ def build(
         update_contact=UpdateContact(uow, clock, ids, phones),
         delete_contact=DeleteContact(uow, clock, ids),
         merge_contacts=merging.MergeContacts(uow, clock, ids),
-        batch_contacts=batch.BatchContacts(uow, clock, ids, phones),
-        batch_companies=batch.BatchCompanies(uow, clock, ids, phones),
-        batch_deals=batch.BatchDeals(uow, clock, ids, phones),
+        batch_contacts=batch_contacts,
+        batch_companies=batch_companies,
+        batch_deals=batch_deals,
         merge_companies=merging.MergeCompanies(uow, clock, ids),
         sales=SalesUseCases.build(uow, clock, ids, storage.pipelines, storage.deals, phones),
         search=SearchUseCases.build(storage.search, storage.custom_fields, phones),

@@ -27,7 +27,9 @@ from crm.domain.model.imports import (
 )
 from crm.domain.model.permissions import ActorKind, MissingScope, Principal, Role, Scope
 from crm.domain.model.workspace import ApiKeySecrets
+from crm.domain.use_cases.batch import BatchCompanies, BatchContacts, BatchDeals
 from crm.domain.use_cases.create_workspace import CreateWorkspace, CreateWorkspaceCommand
+from crm.domain.use_cases.import_runner import Batch
 from crm.domain.use_cases.imports import ImportUseCases, StartImportCommand
 
 GOOD_BAD_AND_MALFORMED = (
@@ -50,11 +52,16 @@ class World:
     def __init__(self, tmp_path: Path, max_running: int = 2) -> None:
         self.store, self.clock, self.tmp = MemoryStore(), ManualClock(), tmp_path
         self.jobs = InMemoryImportJobs()
+        writes = (lambda: InMemoryUnitOfWork(self.store), self.clock, Uuid7Generator())
+        phones = LibPhoneNumbers()
+        batches: dict[ImportObject, Batch] = {
+            ImportObject.CONTACTS: BatchContacts(*writes, phones),
+            ImportObject.COMPANIES: BatchCompanies(*writes, phones),
+            ImportObject.DEALS: BatchDeals(*writes, phones),
+        }
         self.imports = ImportUseCases.build(
-            lambda: InMemoryUnitOfWork(self.store),
-            self.clock,
-            Uuid7Generator(),
-            LibPhoneNumbers(),
+            *writes,
+            batches,
             TempCsvFiles(tmp_path),
             self.jobs,
             chunk_rows=2,

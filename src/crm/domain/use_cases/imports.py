@@ -10,10 +10,9 @@ from crm.domain.errors import ImportNotFound
 from crm.domain.model.import_mapping import ImportPlan
 from crm.domain.model.imports import Dedupe, FailedRow, ImportJob, ImportObject
 from crm.domain.model.permissions import Principal
-from crm.domain.use_cases.batch import BatchCompanies, BatchContacts, BatchDeals
 from crm.domain.use_cases.import_runner import CHUNK_ROWS, MAX_RUNNING, Batch, ImportRunner
 from crm.ports.imports import CsvFiles, ImportJobs
-from crm.ports.system import Clock, IdGenerator, PhoneNumbers
+from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWorkFactory
 
 
@@ -124,17 +123,13 @@ class ImportUseCases:
         uow: UnitOfWorkFactory,
         clock: Clock,
         ids: IdGenerator,
-        phones: PhoneNumbers,
+        batches: Mapping[ImportObject, Batch],
         files: CsvFiles,
         jobs: ImportJobs,
         chunk_rows: int = CHUNK_ROWS,
         max_running: int = MAX_RUNNING,
     ) -> ImportUseCases:
-        batches: dict[ImportObject, Batch] = {
-            ImportObject.CONTACTS: BatchContacts(uow, clock, ids, phones),
-            ImportObject.COMPANIES: BatchCompanies(uow, clock, ids, phones),
-            ImportObject.DEALS: BatchDeals(uow, clock, ids, phones),
-        }
+        """Rows are written by `batches`, the same batch use cases the batch routes call."""
         runner = ImportRunner(jobs, files, batches, clock, chunk_rows, max_running)
         start = StartImport(uow, clock, ids, files, jobs, runner)
         return cls(start, GetImport(jobs, clock), GetImportFailedRows(jobs), runner)
