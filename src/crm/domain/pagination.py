@@ -6,9 +6,10 @@ import base64
 import binascii
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from crm.domain.errors import InvalidCursor
@@ -45,19 +46,34 @@ class Page(Generic[T]):
     next: Position | None
 
 
-def encode_cursor(position: Position, order: SortOrder) -> str:
-    raw = json.dumps([position.created_at.isoformat(), str(position.id), order.value])
+def pack_cursor(*parts: Any) -> str:
+    """An opaque cursor holding `parts` (JSON values): base64url JSON without padding."""
+    raw = json.dumps(list(parts))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def unpack_cursor(cursor: str, parse: Callable[[list[Any]], T]) -> T:
+    """Read a cursor made by `pack_cursor` and turn its parts into a position with `parse`;
+    whatever fails on the way (base64, JSON, the number of parts, a value) is malformed."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return parse(json.loads(base64.urlsafe_b64decode(padded)))
+    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error) as e:
+        raise InvalidCursor("The cursor is malformed; pass next_cursor back unchanged.") from e
+
+
+def encode_cursor(position: Position, order: SortOrder) -> str:
+    return pack_cursor(position.created_at.isoformat(), str(position.id), order.value)
 
 
 def decode_cursor(cursor: str, order: SortOrder) -> Position:
     """Parse a cursor made by `encode_cursor`; one made for another sort order is refused."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, id_, cursor_order = json.loads(base64.urlsafe_b64decode(padded))
-        position = Position(datetime.fromisoformat(created_at), UUID(id_))
-    except (ValueError, TypeError, binascii.Error) as e:
-        raise InvalidCursor("The cursor is malformed; pass next_cursor back unchanged.") from e
+
+    def parse(parts: list[Any]) -> tuple[Position, str]:
+        created_at, id_, cursor_order = parts
+        return Position(datetime.fromisoformat(created_at), UUID(id_)), cursor_order
+
+    position, cursor_order = unpack_cursor(cursor, parse)
     if cursor_order != order.value or position.created_at.tzinfo is None:
         raise InvalidCursor("The cursor belongs to another sort order; start from the first page.")
     return position

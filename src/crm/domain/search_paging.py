@@ -6,9 +6,6 @@ query's fingerprint), so it only continues the search it came from.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
@@ -17,7 +14,7 @@ from uuid import UUID
 from crm.domain.errors import InvalidCursor
 from crm.domain.model.search import SearchQuery
 from crm.domain.model.search_fields import Kind
-from crm.domain.pagination import DEFAULT_LIMIT
+from crm.domain.pagination import DEFAULT_LIMIT, pack_cursor, unpack_cursor
 
 T = TypeVar("T")
 
@@ -45,18 +42,17 @@ class SearchResult(Generic[T]):
 def encode_search_cursor(position: SearchPosition, query: SearchQuery) -> str:
     value = position.value
     shown = value.isoformat() if isinstance(value, date | datetime) else value
-    raw = json.dumps([query.sort.text, shown, str(position.id), query.fingerprint()])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return pack_cursor(query.sort.text, shown, str(position.id), query.fingerprint())
 
 
 def decode_search_cursor(cursor: str, query: SearchQuery) -> SearchPosition:
     """Parse a cursor made by `encode_search_cursor` for this very query (filters, q, sort)."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        sort, value, id_, fingerprint = json.loads(base64.urlsafe_b64decode(padded))
-        position = SearchPosition(_value(query.sort.kind, value), UUID(id_))
-    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error) as e:
-        raise InvalidCursor("The cursor is malformed; pass next_cursor back unchanged.") from e
+
+    def parse(parts: list[Any]) -> tuple[str, SearchPosition, str]:
+        sort, value, id_, fingerprint = parts
+        return sort, SearchPosition(_value(query.sort.kind, value), UUID(id_)), fingerprint
+
+    sort, position, fingerprint = unpack_cursor(cursor, parse)
     if sort != query.sort.text or fingerprint != query.fingerprint():
         raise InvalidCursor(
             "The cursor belongs to another search (filters, q or sort); start from the first page."

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +11,7 @@ from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidCursor, InvalidInput
 from crm.domain.model.permissions import Action
+from crm.domain.pagination import pack_cursor, unpack_cursor
 
 MAX_NOTE_TEXT = 10_000
 
@@ -94,17 +92,15 @@ class NotePosition:
     id: UUID
 
     def encode(self) -> str:
-        raw = json.dumps(["note", self.pinned, self.created_at.isoformat(), str(self.id)])
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return pack_cursor("note", self.pinned, self.created_at.isoformat(), str(self.id))
 
     @classmethod
     def decode(cls, cursor: str) -> NotePosition:
-        try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            kind, pinned, created_at, id_ = json.loads(base64.urlsafe_b64decode(padded))
-            position = cls(bool(pinned), datetime.fromisoformat(created_at), UUID(id_))
-        except (ValueError, TypeError, binascii.Error) as e:
-            raise InvalidCursor("The cursor is malformed; pass next_cursor back unchanged.") from e
+        def parse(parts: list[Any]) -> tuple[str, NotePosition]:
+            kind, pinned, created_at, id_ = parts
+            return kind, cls(bool(pinned), datetime.fromisoformat(created_at), UUID(id_))
+
+        kind, position = unpack_cursor(cursor, parse)
         if kind != "note" or position.created_at.tzinfo is None:
             raise InvalidCursor("The cursor belongs to another list; start from the first page.")
         return position

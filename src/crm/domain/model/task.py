@@ -3,10 +3,7 @@ about a contact, company or deal; done or open."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +12,7 @@ from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidCursor, InvalidInput
 from crm.domain.model.note import RecordType
+from crm.domain.pagination import pack_cursor, unpack_cursor
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 10_000
@@ -130,17 +128,15 @@ class DuePosition:
 
     def encode(self) -> str:
         due = None if self.due_at is None else self.due_at.isoformat()
-        raw = json.dumps(["task", due, str(self.id)])
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return pack_cursor("task", due, str(self.id))
 
     @classmethod
     def decode(cls, cursor: str) -> DuePosition:
-        try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            kind, due, id_ = json.loads(base64.urlsafe_b64decode(padded))
-            position = cls(None if due is None else datetime.fromisoformat(due), UUID(id_))
-        except (ValueError, TypeError, binascii.Error) as e:
-            raise InvalidCursor("The cursor is malformed; pass next_cursor back unchanged.") from e
+        def parse(parts: list[Any]) -> tuple[str, DuePosition]:
+            kind, due, id_ = parts
+            return kind, cls(None if due is None else datetime.fromisoformat(due), UUID(id_))
+
+        kind, position = unpack_cursor(cursor, parse)
         if kind != "task" or (position.due_at is not None and position.due_at.tzinfo is None):
             raise InvalidCursor("The cursor belongs to another list; start from the first page.")
         return position

@@ -7,9 +7,6 @@ event type without a row here fails `tests/unit/test_timeline_concerns.py`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +16,7 @@ from uuid import UUID
 from crm.domain.errors import InvalidCursor
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.permissions import ActorKind
+from crm.domain.pagination import pack_cursor, unpack_cursor
 
 RecordRef = tuple[str, UUID]
 AUDIT_RECORD_TYPES = (
@@ -180,17 +178,15 @@ class EventPosition:
     id: UUID
 
     def encode(self) -> str:
-        raw = json.dumps(["event", self.occurred_at.isoformat(), str(self.id)])
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return pack_cursor("event", self.occurred_at.isoformat(), str(self.id))
 
     @classmethod
     def decode(cls, cursor: str) -> EventPosition:
-        try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            kind, occurred_at, id_ = json.loads(base64.urlsafe_b64decode(padded))
-            position = cls(datetime.fromisoformat(occurred_at), UUID(id_))
-        except (ValueError, TypeError, binascii.Error) as e:
-            raise InvalidCursor("The cursor is malformed; pass next_cursor back unchanged.") from e
+        def parse(parts: list[Any]) -> tuple[str, EventPosition]:
+            kind, occurred_at, id_ = parts
+            return kind, cls(datetime.fromisoformat(occurred_at), UUID(id_))
+
+        kind, position = unpack_cursor(cursor, parse)
         if kind != "event" or position.occurred_at.tzinfo is None:
             raise InvalidCursor("The cursor belongs to another list; start from the first page.")
         return position
