@@ -26,6 +26,11 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """Members of the problem document of its own (RFC 9457), e.g. `merged_into`."""
+        return {}
+
 
 class NotFound(DomainError):
     code = "not_found"

@@ -56,7 +56,7 @@ def problem_of(error: e.DomainError) -> dict[str, Any]:
         "detail": error.detail,
         "code": error.code,
         "errors": [_field(f) for f in error.errors],
-        **getattr(error, "extensions", {}),
+        **error.extensions,
     }
 
 
@@ -80,8 +80,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         exc.detail,
         errors=errors,
         headers=headers,
-        # Members of the problem's own, e.g. `merged_into` for a merged record.
-        extensions=getattr(exc, "extensions", None),
+        extensions=exc.extensions,
     )
 
 
