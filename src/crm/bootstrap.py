@@ -22,7 +22,8 @@ from crm.adapters.memory.notes import InMemoryNoteReader
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.search import InMemoryRecordSearch
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.memory.tasks import InMemoryTaskReader
 from crm.adapters.memory.timeline import InMemoryEventReader
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers

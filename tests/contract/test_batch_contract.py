@@ -16,7 +16,8 @@ from sqlalchemy import select
 from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.deals import InMemoryDealReader
 from crm.adapters.memory.readers import InMemoryContactReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.postgres import tables as t
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader

@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 
 from crm.adapters.memory.companies import InMemoryCompanyReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.company_readers import AsyncpgCompanyReader
 from crm.domain.errors import CompanyDomainTaken, VersionConflict
 from crm.domain.model.company import Company, CompanyLink

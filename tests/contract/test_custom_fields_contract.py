@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.readers import InMemoryContactReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres import tables as t
 from crm.adapters.postgres.custom_fields import visible_custom_fields
 from crm.adapters.postgres.engine import create_engine

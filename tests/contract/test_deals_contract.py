@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
 from crm.domain.errors import ContactNotFound, StageNotInPipeline, VersionConflict
 from crm.domain.model.company import Company

@@ -14,7 +14,8 @@ import pytest_asyncio
 
 from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.engine import create_engine
 from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork

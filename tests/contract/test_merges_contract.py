@@ -12,7 +12,8 @@ import pytest_asyncio
 
 from crm.adapters.memory.deals import InMemoryDealReader
 from crm.adapters.memory.merges import InMemoryTombstoneReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader
 from crm.adapters.postgres.merges import AsyncpgTombstoneReader
 from crm.domain.model.company import CompanyLink

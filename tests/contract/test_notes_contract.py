@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 
 from crm.adapters.memory.notes import InMemoryNoteReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.notes import AsyncpgNoteReader
 from crm.domain.errors import VersionConflict
 from crm.domain.model.note import Note, NotePosition, RecordType

@@ -14,7 +14,8 @@ import pytest
 import pytest_asyncio
 
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
 from crm.adapters.postgres.readers import AsyncpgApiKeyReader, AsyncpgContactReader, ReadPool
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork

@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 
 from crm.adapters.memory.search import InMemoryRecordSearch
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.search import AsyncpgRecordSearch
 from crm.domain.model.custom_fields import FieldSchema, ObjectType
 from crm.domain.model.search import SearchParser, SearchQuery

@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 import pytest
 import pytest_asyncio
 
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.memory.tasks import InMemoryTaskReader
 from crm.adapters.postgres.tasks import AsyncpgTaskReader
 from crm.domain.errors import VersionConflict

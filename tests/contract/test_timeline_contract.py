@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 
 import pytest_asyncio
 
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.memory.timeline import InMemoryEventReader
 from crm.adapters.postgres.event_readers import AsyncpgEventReader
 from crm.domain.model import events as ev

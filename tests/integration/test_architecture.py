@@ -1,11 +1,15 @@
-"""The dependency rule is checked by import-linter inside the test run."""
+"""The dependency rule is checked by import-linter inside the test run, and the memory adapters'
+import graph by grimp (the graph builder import-linter uses)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+
+import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,3 +22,30 @@ def test_import_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+MEMORY = "crm.adapters.memory"
+
+
+def memory_import_graph() -> dict[str, set[str]]:
+    """Each module of the memory adapters -> the memory modules it imports (guarded ones too)."""
+    graph = grimp.build_graph("crm", cache_dir=None)
+    modules = graph.find_descendants(MEMORY)
+    return {m: graph.find_modules_directly_imported_by(m) & modules for m in modules}
+
+
+def test_the_memory_adapters_import_each_other_without_a_cycle() -> None:
+    graph = memory_import_graph()
+    assert f"{MEMORY}.state" in graph, "the memory adapters' state module is missing"
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as cycle:
+        raise AssertionError(f"import cycle among the memory adapters: {cycle.args[1]}") from None
+    assert set(order) == set(graph)
+
+
+def test_the_memory_state_imports_no_adapter() -> None:
+    graph = grimp.build_graph("crm", cache_dir=None)
+    imported = graph.find_modules_directly_imported_by(f"{MEMORY}.state")
+    assert imported, "the state module imports the domain model it holds"
+    assert not {m for m in imported if m.startswith("crm.adapters")}, imported

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from crm.adapters.memory.search import InMemoryRecordSearch
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.search import AsyncpgRecordSearch
 from crm.domain.errors import InvalidInput
 from crm.domain.model import search_fields as sf

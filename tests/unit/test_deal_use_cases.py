@@ -9,7 +9,8 @@ import pytest
 
 from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.errors import (

@@ -12,7 +12,8 @@ from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.identity import InMemoryIdentityVerifier
 from crm.adapters.memory.mailer import InMemoryMailer
 from crm.adapters.memory.readers import InMemoryApiKeyReader
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.errors import (
     ApiKeyExpired,

@@ -10,7 +10,8 @@ import pytest
 
 from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader
 from crm.adapters.memory.search import InMemoryRecordSearch
-from crm.adapters.memory.store import InMemoryUnitOfWork, MemoryStore
+from crm.adapters.memory.state import MemoryStore
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.domain.errors import InvalidCursor
 from crm.domain.model.custom_fields import ObjectType

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from crm.adapters.memory import companies as company_repos
 from crm.adapters.memory import deals as deal_repos
 from crm.adapters.memory import repositories as repos
+from crm.adapters.memory.state import MemoryState
 from crm.domain.model.company import Company
 from crm.domain.model.contact import Contact
 from crm.domain.model.deal import Deal
 from crm.ports.batch import BatchStore
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState
 
 
 class _Record(Protocol):

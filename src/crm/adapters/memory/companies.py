@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from crm.adapters.memory.custom_fields import schema_of
 from crm.adapters.memory.paging import keyset_page
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.domain.errors import CompanyDomainTaken, VersionConflict
 from crm.domain.model.company import Company, CompanyLink, Linked
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import ObjectType
 from crm.domain.pagination import Page, PageRequest
 from crm.ports.companies import EVERY_COMPANY, CompanyFilter
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState, MemoryStore
 
 T = TypeVar("T")
 

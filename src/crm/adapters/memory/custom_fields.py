@@ -6,19 +6,16 @@ import copy
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from crm.adapters.memory.paging import keyset_page
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.errors import CustomFieldKeyTaken, TagNameTaken, VersionConflict
 from crm.domain.model.custom_fields import CustomField, FieldSchema, ObjectType
 from crm.domain.model.tags import Tag
 from crm.domain.pagination import Page, PageRequest
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState, MemoryStore
-
 
 _ids = Uuid7Generator()
 # MemoryState attributes holding records that carry tags (companies and deals may be absent).

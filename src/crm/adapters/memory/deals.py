@@ -6,11 +6,11 @@ import builtins
 import copy
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from crm.adapters.memory.paging import keyset_page
 from crm.adapters.memory.repositories import external_id_holder
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.domain.errors import CompanyNotFound, ContactNotFound, ExternalIdTaken, VersionConflict
 from crm.domain.model.company import Company
 from crm.domain.model.contact import Contact
@@ -18,9 +18,6 @@ from crm.domain.model.deal import Deal, DealStatus, LinkedObject, LinkedTo, Stag
 from crm.domain.model.pipeline import CurrencyTotal, Pipeline, Stage, StageSummary
 from crm.domain.pagination import Page, PageRequest
 from crm.ports.deals import DealFilter
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState, MemoryStore
 
 
 class _Repository:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.domain.model.deal import LinkedObject
 from crm.domain.model.merging import Tombstone
 from crm.domain.model.note import RecordType
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState, MemoryStore
 
 
 class InMemoryMergeRepository:

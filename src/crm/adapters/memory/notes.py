@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
 from uuid import UUID
 
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.domain.errors import VersionConflict
 from crm.domain.model.note import Note, NotePage, NotePosition, RecordType
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState, MemoryStore
 
 
 class InMemoryNoteRepository:

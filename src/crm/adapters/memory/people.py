@@ -5,17 +5,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
+from crm.adapters.memory.state import MemoryState
 from crm.domain.errors import AlreadyExists
 from crm.domain.model.invitation import Invitation, InvitationExists
 from crm.domain.model.permissions import Role
 from crm.domain.model.workspace import ApiKey, Member, Membership, MemberView, User, Workspace
 from crm.domain.pagination import Page, PageRequest, Position
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from crm.adapters.memory.custom_fields import schema_of
 from crm.adapters.memory.paging import keyset_page
-from crm.adapters.memory.store import MemoryStore
+from crm.adapters.memory.state import MemoryStore
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import ObjectType
 from crm.domain.model.workspace import ApiKey

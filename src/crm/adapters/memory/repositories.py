@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 from uuid import UUID
 
+from crm.adapters.memory.state import MemoryState
 from crm.domain.errors import EmailAlreadyInUse, ExternalIdTaken, VersionConflict
 from crm.domain.model.contact import Contact
 from crm.domain.model.deal import Deal
 from crm.domain.model.events import DomainEvent
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState
 
 
 class _Repository:

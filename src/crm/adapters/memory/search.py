@@ -10,7 +10,7 @@ from uuid import UUID
 
 from crm.adapters.memory.custom_fields import schema_of
 from crm.adapters.memory.search_match import custom_value, field_value, holds
-from crm.adapters.memory.store import MemoryState, MemoryStore
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.adapters.memory.trigrams import fuzzy_match, word_similarity
 from crm.domain.model.company import Company
 from crm.domain.model.contact import Contact

@@ -5,15 +5,12 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.domain.errors import VersionConflict
 from crm.domain.model.note import RecordType
 from crm.domain.model.task import DuePosition, Task, TaskFilter, TaskPage, due_key
-
-if TYPE_CHECKING:
-    from crm.adapters.memory.store import MemoryState, MemoryStore
 
 
 class InMemoryTaskRepository:

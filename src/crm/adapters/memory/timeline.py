@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
-from crm.adapters.memory.store import MemoryState, MemoryStore
+from crm.adapters.memory.state import MemoryState, MemoryStore
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.note import RecordType
 from crm.domain.model.permissions import ActorKind
