@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(60, ge=1)
     auth_cache_ttl_seconds: float = Field(5.0, ge=0)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest request line + headers; over it: 431, closed"
+    )
     import_max_bytes: int = Field(
         50 * 1024 * 1024, ge=1024, description="Largest CSV file POST /v1/imports accepts"
     )

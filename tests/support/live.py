@@ -25,6 +25,7 @@ STARTUP_TIMEOUT_SECONDS = 20.0
 class LiveServer(NamedTuple):
     base_url: str
     api_key: str
+    pid: int  # the serving process (one worker): its memory, its signals
 
 
 @contextmanager
@@ -48,7 +49,7 @@ def live_server(database_url: str, redis_url: str) -> Iterator[LiveServer]:
             # The CLI creates the key while the server boots: both take a second or two.
             api_key = _create_workspace(env, workdir)
             _wait_healthy(process, base_url, log)
-            yield LiveServer(base_url, api_key)
+            yield LiveServer(base_url, api_key, process.pid)
         finally:
             stop(process)
 

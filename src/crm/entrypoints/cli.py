@@ -24,6 +24,8 @@ from crm.settings import Settings
 
 T = TypeVar("T")
 APP_FACTORY = "crm.entrypoints.api.app:create_app"
+# httptools with a cap on the request line + headers (CRM_MAX_HEADER_BYTES); see its module.
+HTTP_PROTOCOL = "crm.entrypoints.http_server:HeadLimitedHttpToolsProtocol"
 
 app = typer.Typer(help="CRM API service and administration.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
@@ -70,7 +72,8 @@ def _serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         access_log=False,
         log_config=None,
     )
