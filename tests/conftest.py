@@ -15,6 +15,9 @@ from sqlalchemy.engine import make_url
 from crm.adapters.postgres import migrations
 from tests.support.servers import postgres_server_url, redis_server_url
 
+# moto's AWS server (fixtures `moto_url`, `sqs_endpoint`), started only by tests that use it.
+pytest_plugins = ["tests.support.moto"]
+
 TEMPLATE = f"crm_test_template_{os.getpid()}"
 
 

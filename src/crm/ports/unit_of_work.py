@@ -8,6 +8,7 @@ from typing import Protocol, Self
 from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.delivery import OutboxDelivery, ProcessedEvents
 from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
@@ -43,6 +44,8 @@ class UnitOfWork(Protocol):
     tasks: TaskRepository
     batch: BatchStores
     merges: MergeRepository
+    outbox_delivery: OutboxDelivery
+    processed_events: ProcessedEvents
 
     async def __aenter__(self) -> Self: ...
 

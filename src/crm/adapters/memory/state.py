@@ -50,6 +50,9 @@ class MemoryState:
     tasks: dict[UUID, Task] = field(default_factory=dict)
     # (workspace_id, record type, merged id) -> tombstone
     tombstones: dict[tuple[UUID, str, UUID], Tombstone] = field(default_factory=dict)
+    # Events out (#14): when each outbox event was published; (handler, event id) -> handled at.
+    published: dict[UUID, datetime] = field(default_factory=dict)
+    processed_events: dict[tuple[str, UUID], datetime] = field(default_factory=dict)
 
 
 class MemoryStore:

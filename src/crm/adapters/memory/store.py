@@ -12,6 +12,7 @@ from crm.adapters.memory import deals as deal_repos
 from crm.adapters.memory import people
 from crm.adapters.memory import repositories as repos
 from crm.adapters.memory.batch import InMemoryBatchStores
+from crm.adapters.memory.delivery import InMemoryOutboxDelivery, InMemoryProcessedEvents
 from crm.adapters.memory.merges import InMemoryMergeRepository
 from crm.adapters.memory.notes import InMemoryNoteRepository
 from crm.adapters.memory.state import MemoryStore
@@ -19,6 +20,7 @@ from crm.adapters.memory.tasks import InMemoryTaskRepository
 from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.delivery import OutboxDelivery, ProcessedEvents
 from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
@@ -66,6 +68,8 @@ class InMemoryUnitOfWork:
         self.tasks: TaskRepository = InMemoryTaskRepository(self._state)
         self.batch: BatchStores = InMemoryBatchStores(self._state)
         self.merges: MergeRepository = InMemoryMergeRepository(self._state)
+        self.outbox_delivery: OutboxDelivery = InMemoryOutboxDelivery(self._state)
+        self.processed_events: ProcessedEvents = InMemoryProcessedEvents(self._state)
         return self
 
     async def __aexit__(

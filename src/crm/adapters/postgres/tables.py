@@ -565,6 +565,19 @@ outbox_event_record = Table(
     PrimaryKeyConstraint("workspace_id", "record_type", "record_id", "occurred_at", "event_id"),
 )
 
+# Events out (#14, migration 0009): which handler has handled which event, the consumers'
+# idempotency guard. Kept as long as a message can come back (CRM_PROCESSED_EVENT_RETENTION_DAYS,
+# longer than SQS keeps any message); `crm outbox purge` forgets older ones.
+processed_event = Table(
+    "processed_event",
+    metadata,
+    Column("handler", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    _ts("processed_at"),
+    PrimaryKeyConstraint("handler", "event_id"),
+    Index("ix_processed_event_processed_at", "processed_at"),
+)
+
 # --- search (#5 item 1, migration 0007) -----------------------------------------------------
 # Trigram (pg_trgm) indexes behind `?q=`: the text a search looks in, built by the IMMUTABLE
 # SQL functions the migration creates (the queries call the same functions).

@@ -15,6 +15,7 @@ from crm.adapters.postgres import deals as deal_repos
 from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.batch import SqlBatchStores
+from crm.adapters.postgres.delivery import SqlOutboxDelivery, SqlProcessedEvents
 from crm.adapters.postgres.errors import aborted, unavailable_as_port_error
 from crm.adapters.postgres.merges import SqlMergeRepository
 from crm.adapters.postgres.notes import SqlNoteRepository
@@ -22,6 +23,7 @@ from crm.adapters.postgres.tasks import SqlTaskRepository
 from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
+from crm.ports.delivery import OutboxDelivery, ProcessedEvents
 from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
 from crm.ports.repositories import (
@@ -95,6 +97,8 @@ class SqlAlchemyUnitOfWork:
         self.tasks: TaskRepository = SqlTaskRepository(self._conn)
         self.batch: BatchStores = SqlBatchStores(self._conn)
         self.merges: MergeRepository = SqlMergeRepository(self._conn)
+        self.outbox_delivery: OutboxDelivery = SqlOutboxDelivery(self._conn)
+        self.processed_events: ProcessedEvents = SqlProcessedEvents(self._conn)
         return self
 
     async def __aexit__(

@@ -1,0 +1,155 @@
+"""The consumers: messages off the queue, through their handlers, deleted once all succeeded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from crm.domain.errors import PortError
+from crm.domain.model.delivery import MalformedEvent, PublishedEvent
+from crm.domain.use_cases.event_handlers import HandlerRegistry
+from crm.ports.delivery import EventHandler, Handler, TransactionalHandler
+from crm.ports.message_queue import MAX_BATCH, MessageQueue, ReceivedMessage
+from crm.ports.system import Clock
+from crm.ports.unit_of_work import UnitOfWorkFactory
+
+log = logging.getLogger("crm.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    wait_seconds: float = 20.0
+    """Long poll: how long one receive waits for a first message."""
+    visibility_timeout: int = 30
+    """Seconds a received message stays hidden; extended every third of it while it runs."""
+    retry_base_seconds: int = 2
+    """A failed message shows again after base * 2^(receives - 1) seconds, at most
+    `retry_max_seconds` (after `max receives` it goes to the dead-letter queue instead)."""
+    retry_max_seconds: int = 900
+    max_messages: int = MAX_BATCH
+
+
+class ConsumeEvents:
+    """Receives up to ten messages and runs each one's handlers (the messages concurrently, a
+    message's handlers one after the other), keeping it hidden while they run; deletes the
+    messages whose handlers all succeeded, and shows a failed one again after a backoff.
+    Idempotent by event id per handler: a handler that already handled an event is skipped."""
+
+    def __init__(
+        self,
+        queue: MessageQueue,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        handlers: HandlerRegistry,
+        options: ConsumerOptions | None = None,
+    ) -> None:
+        self._queue, self._uow, self._clock, self._handlers = queue, uow, clock, handlers
+        self._options = options or ConsumerOptions()
+
+    async def execute(self) -> int:
+        """One receive and its messages: how many messages it received."""
+        return await self._handle(await self._receive())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Receive until `stop` is set; `stop` interrupts the wait for messages, never the
+        work on messages already received."""
+        while not stop.is_set():
+            try:
+                await self._handle(await _unless(stop, self._receive()))
+            except PortError as e:
+                log.warning("receiving events failed, retrying: %r", e)
+                await _pause(stop, 1.0)
+            except Exception:
+                log.exception("consuming events failed, retrying")
+                await _pause(stop, 1.0)
+
+    async def _receive(self) -> list[ReceivedMessage]:
+        o = self._options
+        return await self._queue.receive(o.max_messages, o.wait_seconds, o.visibility_timeout)
+
+    async def _handle(self, messages: list[ReceivedMessage]) -> int:
+        if messages:
+            done = await asyncio.gather(*(self._process(m) for m in messages))
+            handled = [m.receipt for m, ok in zip(messages, done, strict=True) if ok]
+            if handled:
+                await self._queue.delete(handled)
+        return len(messages)
+
+    async def _process(self, message: ReceivedMessage) -> bool:
+        """True when every handler of the message's event succeeded (or had already)."""
+        keep_hidden = asyncio.ensure_future(self._keep_hidden(message.receipt))
+        try:
+            event = PublishedEvent.decode(message.body)
+            for handler in self._handlers.handlers_for(event.type):
+                await self._run(handler, event)
+            return True
+        except MalformedEvent as e:
+            log.error("message %s is not an event: %s", message.message_id, e)
+        except Exception:
+            log.exception("handling message %s failed", message.message_id)
+        finally:
+            keep_hidden.cancel()
+        await self._retry_later(message)
+        return False
+
+    async def _run(self, handler: Handler, event: PublishedEvent) -> None:
+        if isinstance(handler, TransactionalHandler):
+            async with self._uow() as tx:
+                if await tx.processed_events.record(handler.name, event.id, self._clock.now()):
+                    await handler.handle_in(tx, event)
+                    await tx.commit()
+            return
+        await self._act(handler, event)
+
+    async def _act(self, handler: EventHandler, event: PublishedEvent) -> None:
+        """Outside the database: act unless recorded, then record (before the delete)."""
+        async with self._uow() as tx:
+            if await tx.processed_events.seen(handler.name, event.id):
+                return
+        await handler.handle(event)
+        async with self._uow() as tx:
+            await tx.processed_events.record(handler.name, event.id, self._clock.now())
+            await tx.commit()
+
+    async def _keep_hidden(self, receipt: str) -> None:
+        timeout = self._options.visibility_timeout
+        while True:
+            await asyncio.sleep(timeout / 3)
+            try:
+                await self._queue.change_visibility(receipt, timeout)
+            except PortError as e:
+                log.warning("could not extend a message's visibility: %r", e)
+
+    async def _retry_later(self, message: ReceivedMessage) -> None:
+        o = self._options
+        delay = min(o.retry_base_seconds * 2 ** (message.receive_count - 1), o.retry_max_seconds)
+        try:
+            await self._queue.change_visibility(message.receipt, delay)
+        except PortError as e:
+            log.warning("could not reschedule message %s: %r", message.message_id, e)
+
+
+async def _unless(
+    stop: asyncio.Event, receiving: Coroutine[Any, Any, list[ReceivedMessage]]
+) -> list[ReceivedMessage]:
+    """What `receiving` returns, or nothing once `stop` is set first (the receive cancelled:
+    a message it had taken shows again after its visibility timeout)."""
+    receive = asyncio.ensure_future(receiving)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([receive, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if receive.done():
+        return receive.result()
+    receive.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await receive
+    return []
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
