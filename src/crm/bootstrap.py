@@ -11,6 +11,7 @@ from crm.adapters.firebase.identity import FirebaseIdentityVerifier
 from crm.adapters.localfs.csv_files import TempCsvFiles
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
 from crm.adapters.memory.companies import InMemoryCompanyReader
+from crm.adapters.memory.credentials import InMemoryCredentialInvalidation
 from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
@@ -41,6 +42,7 @@ from crm.adapters.postgres.search import AsyncpgRecordSearch
 from crm.adapters.postgres.tasks import AsyncpgTaskReader
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.redis.client import build_redis_client
+from crm.adapters.redis.credentials import RedisCredentialInvalidation
 from crm.adapters.redis.health import RedisHealthCheck
 from crm.adapters.redis.imports import RedisImportJobs
 from crm.adapters.redis.rate_limiter import RedisRateLimiter
@@ -72,6 +74,7 @@ from crm.domain.use_cases.search import SearchUseCases
 from crm.domain.use_cases.update_contact import UpdateContact
 from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
 from crm.ports.companies import CompanyReader
+from crm.ports.credentials import CredentialInvalidation
 from crm.ports.deals import DealReader, PipelineReader
 from crm.ports.health import HealthCheck
 from crm.ports.idempotency import IdempotencyStore
@@ -169,6 +172,10 @@ class Container:
     imports: ImportUseCases
     """CSV imports: start, progress, failed rows; the runner of their background tasks."""
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter
+    """Failed authentications per client address (its own namespace and limit)."""
+    credentials: CredentialInvalidation
+    """Where revocations, removals and role changes are announced to every API process."""
     idempotency: IdempotencyStore
     health_checks: list[HealthCheck]
     on_start: list[Hook] = field(default_factory=list)
@@ -269,6 +276,21 @@ def build_rate_limiter(settings: Settings) -> tuple[RateLimiter, list[HealthChec
     return RedisRateLimiter(client, limit, window), [RedisHealthCheck(client)]
 
 
+def build_auth_guards(
+    settings: Settings,
+) -> tuple[CredentialInvalidation, RateLimiter, list[Hook], list[Hook]]:
+    """Credential changes and the failed-authentication limiter: through Redis when configured
+    (every API process hears and counts), else in this process; with their start and stop."""
+    limit = settings.auth_failure_limit
+    if settings.redis_url is None:
+        return InMemoryCredentialInvalidation(), InMemoryRateLimiter(limit, 60), [], []
+    changes = RedisCredentialInvalidation(build_redis_client(settings.redis_url))
+    failures = RedisRateLimiter(
+        build_redis_client(settings.redis_url), limit, 60, prefix="crm:authfail:"
+    )
+    return changes, failures, [changes.start], [changes.stop, failures.close]
+
+
 def build_identity(settings: Settings, clock: Clock) -> tuple[IdentityVerifier, list[Hook]]:
     """Firebase when a project is configured; else nobody signs in (API keys only)."""
     if settings.firebase_project_id is None:
@@ -327,6 +349,7 @@ def build(
     delivery = inv.InvitationDelivery(settings.invitation_url)
     phones = LibPhoneNumbers(settings.default_phone_region)
     limiter, limiter_checks = build_rate_limiter(settings)
+    credentials, auth_failures, guard_starts, guard_stops = build_auth_guards(settings)
     import_jobs, import_closers = build_import_jobs(settings)
     writes = (storage.uow, clock, ids, phones)
     batch_contacts = batch.BatchContacts(*writes)
@@ -350,8 +373,8 @@ def build(
         get_workspace=GetWorkspace(uow),
         list_members=mem.ListMembers(uow),
         get_member=mem.GetMember(uow),
-        change_member_role=mem.ChangeMemberRole(uow, clock, ids),
-        remove_member=mem.RemoveMember(uow, clock, ids),
+        change_member_role=mem.ChangeMemberRole(uow, clock, ids, credentials),
+        remove_member=mem.RemoveMember(uow, clock, ids, credentials),
         invite_member=inv.InviteMember(*sender),
         list_invitations=inv.ListInvitations(uow),
         get_invitation=inv.GetInvitation(uow),
@@ -361,7 +384,7 @@ def build(
         create_api_key=keys.CreateApiKey(uow, clock, ids, secrets),
         list_api_keys=keys.ListApiKeys(uow),
         get_api_key=keys.GetApiKey(uow),
-        revoke_api_key=keys.RevokeApiKey(uow, clock),
+        revoke_api_key=keys.RevokeApiKey(uow, clock, credentials),
         authenticate=Authenticate(storage.api_keys, secrets, identity, uow, clock, ids),
         create_contact=CreateContact(uow, clock, ids, phones),
         get_contact=GetContact(storage.contacts, storage.tombstones),
@@ -410,14 +433,23 @@ def build(
         list_audit_events=tl.ListAuditEvents(storage.events),
         imports=imports,
         rate_limiter=limiter,
+        auth_failures=auth_failures,
+        credentials=credentials,
         idempotency=storage.idempotency(
             clock, timedelta(hours=settings.idempotency_retention_hours)
         ),
         health_checks=storage.health_checks + limiter_checks,
-        on_start=list(storage.on_start),
+        on_start=[*storage.on_start, *guard_starts],
         # Hooks stop in reverse: running imports are cancelled (and marked) before the
         # stores they write to close.
-        on_stop=[*storage.on_stop, limiter.close, *closers, *import_closers, imports.runner.stop],
+        on_stop=[
+            *storage.on_stop,
+            limiter.close,
+            *guard_stops,
+            *closers,
+            *import_closers,
+            imports.runner.stop,
+        ],
     )
 
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     rate_limit_requests: int = Field(600, ge=1)
     rate_limit_window_seconds: int = Field(60, ge=1)
     auth_cache_ttl_seconds: float = Field(5.0, ge=0)
+    auth_unknown_key_ttl_seconds: float = Field(
+        60.0, ge=0, description="How long an unknown API key is refused without a lookup"
+    )
+    auth_failure_limit: int = Field(
+        30, ge=1, description="Failed authentications per client address per minute"
+    )
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     max_header_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest request line + headers; over it: 431, closed"

@@ -25,9 +25,12 @@ async def test_an_unknown_key_is_401(api: Api) -> None:
     assert_problem(
         await api.client.get("/v1/contacts", headers=unknown), 401, "invalid_credentials"
     )
-    # Anything that is not an API key is taken for a Firebase ID token.
+    # Neither an API key nor a JWT: refused without asking Firebase, saying what a key is.
     garbage = {"Authorization": "Bearer not-a-key"}
-    assert_problem(await api.client.get("/v1/contacts", headers=garbage), 401, "invalid_token")
+    body = assert_problem(
+        await api.client.get("/v1/contacts", headers=garbage), 401, "invalid_credentials"
+    )
+    assert "crm_sk_" in str(body["detail"])
 
 
 async def test_a_revoked_key_stops_working(api: Api) -> None:

@@ -77,6 +77,6 @@ async def test_readyz_names_postgres_when_it_is_down(redis_url: str) -> None:
         body = assert_problem(await api.client.get("/readyz"), 503, "dependency_unavailable")
         assert [e["field"] for e in body["errors"]] == ["postgres"]  # type: ignore[union-attr]
         r = await api.client.get(
-            "/v1/contacts", headers={"Authorization": "Bearer crm_sk_" + "a" * 40}
+            "/v1/contacts", headers={"Authorization": "Bearer crm_sk_" + "a" * 43}
         )
         assert_problem(r, 503, "service_unavailable")

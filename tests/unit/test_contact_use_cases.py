@@ -6,6 +6,7 @@ from uuid import uuid4
 import pytest
 
 from crm.adapters.memory.clock import ManualClock
+from crm.adapters.memory.credentials import InMemoryCredentialInvalidation
 from crm.adapters.memory.identity import InMemoryIdentityVerifier
 from crm.adapters.memory.merges import InMemoryTombstoneReader
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
@@ -50,7 +51,7 @@ class World:
         )
         self.list = ListContacts(InMemoryContactReader(self.store))
         self.create_workspace = CreateWorkspace(uow, self.clock, ids, self.secrets)
-        self.revoke = RevokeApiKey(uow, self.clock)
+        self.revoke = RevokeApiKey(uow, self.clock, InMemoryCredentialInvalidation())
         self.identity = InMemoryIdentityVerifier(self.clock)
         self.authenticate = Authenticate(
             InMemoryApiKeyReader(self.store), self.secrets, self.identity, uow, self.clock, ids

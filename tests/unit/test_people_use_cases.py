@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from crm.adapters.memory.clock import ManualClock
+from crm.adapters.memory.credentials import InMemoryCredentialInvalidation
 from crm.adapters.memory.identity import InMemoryIdentityVerifier
 from crm.adapters.memory.mailer import InMemoryMailer
 from crm.adapters.memory.readers import InMemoryApiKeyReader
@@ -48,6 +49,7 @@ class World:
     def __init__(self) -> None:
         self.store, self.clock, ids = MemoryStore(), ManualClock(), Uuid7Generator()
         self.identity, self.mailer = InMemoryIdentityVerifier(self.clock), InMemoryMailer()
+        self.credentials = InMemoryCredentialInvalidation()
         secrets, tokens = ApiKeySecrets(b"k"), InvitationTokens(b"k")
         uow = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
         delivery = inv.InvitationDelivery("https://app.example/join?token={token}")
@@ -57,8 +59,8 @@ class World:
         )
         self.create_workspace = CreateWorkspace(uow, self.clock, ids, secrets)
         self.my_workspaces = ListMyWorkspaces(uow)
-        self.change_role = mem.ChangeMemberRole(uow, self.clock, ids)
-        self.remove = mem.RemoveMember(uow, self.clock, ids)
+        self.change_role = mem.ChangeMemberRole(uow, self.clock, ids, self.credentials)
+        self.remove = mem.RemoveMember(uow, self.clock, ids, self.credentials)
         self.invite, self.resend = inv.InviteMember(*sender), inv.ResendInvitation(*sender)
         self.revoke_invitation = inv.RevokeInvitation(uow, self.clock)
         self.accept = inv.AcceptInvitation(uow, self.clock, ids, tokens)
@@ -134,7 +136,7 @@ async def test_a_workspace_you_do_not_belong_to_is_not_found(world: World) -> No
         await world.as_member(stranger, workspace)
     with pytest.raises(InvalidInput) as bad:
         await world.authenticate.execute(stranger, "not-a-uuid")
-    assert bad.value.code == "workspace_required"
+    assert bad.value.code == "validation_failed"
 
 
 async def test_the_creator_owns_the_workspace_and_sees_it(world: World) -> None:

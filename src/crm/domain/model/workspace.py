@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,10 @@ from crm.domain.model.permissions import ActorKind, Principal, Role, Scope
 from crm.domain.model.text import has_control_characters
 
 API_KEY_PREFIX = "crm_sk_"
+_SECRET_BYTES = 32
+# The prefix, then `secrets.token_urlsafe(32)`: 43 base64url characters.
+_API_KEY = re.compile(rf"{API_KEY_PREFIX}[A-Za-z0-9_-]{{43}}")
+API_KEY_FORMAT = f"`{API_KEY_PREFIX}` followed by 43 letters, digits, `-` or `_`"
 WORKSPACE_NAME_MAX = 120
 KEY_NAME_MAX = 100
 
@@ -135,14 +140,15 @@ class ApiKeySecrets:
         self._key = hashing_key
 
     def mint(self) -> str:
-        return API_KEY_PREFIX + secrets.token_urlsafe(32)
+        return API_KEY_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
 
     def hash(self, secret: str) -> str:
         return hmac.new(self._key, secret.encode(), hashlib.sha256).hexdigest()
 
     @staticmethod
     def looks_like_key(token: str) -> bool:
-        return token.startswith(API_KEY_PREFIX) and 20 <= len(token) <= 128
+        """Shaped as `mint` makes them (only such a token is worth looking up)."""
+        return _API_KEY.fullmatch(token) is not None
 
     @staticmethod
     def display_prefix(secret: str) -> str:

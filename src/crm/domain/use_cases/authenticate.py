@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -8,24 +9,33 @@ from crm.domain.errors import (
     ApiKeyExpired,
     ApiKeyRevoked,
     FieldError,
+    InvalidInput,
     Unauthenticated,
     WorkspaceNotFound,
-    WorkspaceRequired,
 )
 from crm.domain.model.identity import VerifiedIdentity
 from crm.domain.model.permissions import Caller, Person
-from crm.domain.model.workspace import ApiKey, ApiKeySecrets, User
+from crm.domain.model.workspace import API_KEY_FORMAT, API_KEY_PREFIX, ApiKey, ApiKeySecrets, User
 from crm.ports.identity import IdentityVerifier
 from crm.ports.repositories import ApiKeyReader
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWorkFactory
 
 TOUCH_EVERY = timedelta(minutes=1)
+# Three base64url segments (header, claims, signature), as every JWT is; only such a token
+# is worth a signature check. The Auth emulator signs nothing: its signatures are empty.
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# The canonical form only: `uuid.UUID` also takes braces, `urn:uuid:` and no hyphens.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 class InvalidCredentials(Unauthenticated):
     code = "invalid_credentials"
     title = "The credentials are not valid"
+
+
+class UnknownApiKey(InvalidCredentials):
+    """Shaped like an API key but none has it; it never will (secrets are random)."""
 
 
 class Authenticate:
@@ -49,12 +59,14 @@ class Authenticate:
         workspace_id = None if workspace is None else _workspace_id(workspace)
         if ApiKeySecrets.looks_like_key(token):
             return await self._api_key(token, workspace_id)
-        return await self._person(await self._identity.verify(token), workspace_id)
+        if _JWT.fullmatch(token):
+            return await self._person(await self._identity.verify(token), workspace_id)
+        raise _malformed(token)
 
     async def _api_key(self, token: str, workspace_id: UUID | None) -> Caller:
         key = await self._keys.find_by_hash(self._secrets.hash(token))
         if key is None:
-            raise InvalidCredentials("The API key is unknown.")
+            raise UnknownApiKey("The API key is unknown.")
         now = self._clock.now()
         _check_usable(key, now)
         if workspace_id is not None and workspace_id != key.workspace_id:
@@ -96,11 +108,24 @@ def _check_usable(key: ApiKey, now: datetime) -> None:
         raise ApiKeyExpired(f"The API key expired at {key.expires_at.isoformat()}.")
 
 
+def _malformed(token: str) -> InvalidCredentials:
+    """Neither an API key nor a JWT: say what each looks like, never echo the token."""
+    if token.startswith(API_KEY_PREFIX):
+        return InvalidCredentials(
+            f"This is not an API key: a key is {API_KEY_FORMAT} (copy it whole; it is shown "
+            "once, when created)."
+        )
+    return InvalidCredentials(
+        f"The bearer token is neither an API key ({API_KEY_FORMAT}) nor a Firebase ID token "
+        "(a JWT: three base64url segments separated by dots)."
+    )
+
+
 def _workspace_id(raw: str) -> UUID:
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise WorkspaceRequired(
-            "X-Workspace-ID must be a workspace id (a UUID).",
-            errors=(FieldError("X-Workspace-ID", "invalid_uuid", "not a UUID"),),
-        ) from None
+    if _UUID.fullmatch(raw) is None:
+        raise InvalidInput(
+            "X-Workspace-ID must be a workspace id, a UUID such as "
+            "0192f0c1-7a4e-7b3d-9c2a-1f2e3d4c5b6a (GET /v1/workspaces lists yours).",
+            errors=(FieldError("X-Workspace-ID", "invalid_uuid", "must be a UUID"),),
+        )
+    return UUID(raw)

@@ -8,6 +8,7 @@ from crm.domain.errors import ApiKeyNotFound, FieldError, InvalidInput, Workspac
 from crm.domain.model.permissions import Action, Principal, Scope
 from crm.domain.model.workspace import ApiKey, ApiKeySecrets
 from crm.domain.pagination import Page, PageRequest
+from crm.ports.credentials import CredentialChange, CredentialInvalidation
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWorkFactory
 
@@ -79,10 +80,13 @@ class RevokeApiKeyCommand:
 
 
 class RevokeApiKey:
-    """Revoke an API key for good (admins only); revoking twice is harmless."""
+    """Revoke an API key for good (admins only), refused at once by every API process;
+    revoking twice is harmless."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, credentials: CredentialInvalidation
+    ) -> None:
+        self._uow, self._clock, self._credentials = uow, clock, credentials
 
     async def execute(self, cmd: RevokeApiKeyCommand) -> ApiKey:
         _authorize(cmd.principal, cmd.workspace_id)
@@ -93,6 +97,7 @@ class RevokeApiKey:
             key.revoke(self._clock.now())
             await uow.api_keys.save(key)
             await uow.commit()
+        await self._credentials.invalidate(CredentialChange(key.workspace_id, key.id))
         return key
 
 

@@ -8,6 +8,7 @@ from crm.domain.model.events import MemberRemoved, MemberRoleChanged
 from crm.domain.model.permissions import Action, Principal, Role
 from crm.domain.model.workspace import Member, MemberView
 from crm.domain.pagination import Page, PageRequest
+from crm.ports.credentials import CredentialChange, CredentialInvalidation
 from crm.ports.system import Clock, IdGenerator
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -33,10 +34,16 @@ class ChangeRoleCommand:
 
 class ChangeMemberRole:
     """Admins change admins' and members' roles; only owners touch owners; the last owner
-    is never demoted."""
+    is never demoted. The new role applies at once in every API process."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
-        self._uow, self._clock, self._ids = uow, clock, ids
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        credentials: CredentialInvalidation,
+    ) -> None:
+        self._uow, self._clock, self._ids, self._credentials = uow, clock, ids, credentials
 
     async def execute(self, cmd: ChangeRoleCommand) -> Member:
         async with self._uow() as uow:
@@ -44,13 +51,16 @@ class ChangeMemberRole:
             p.require_manage(member.role, cmd.role)
             if member.role is Role.OWNER and cmd.role is not Role.OWNER:
                 await _keep_an_owner(uow, p.workspace_id, "demoted")
-            if member.role is not cmd.role:
+            changed = member.role is not cmd.role
+            if changed:
                 old, member.role = member.role, cmd.role
                 await uow.members.save(member)
                 await uow.outbox.add(
                     [_event(MemberRoleChanged, self._ids, self._clock, p, member, old)]
                 )
             await uow.commit()
+        if changed:
+            await self._credentials.invalidate(CredentialChange(p.workspace_id, member.user_id))
         return member
 
 
@@ -62,10 +72,16 @@ class RemoveMemberCommand:
 
 class RemoveMember:
     """Admins remove admins and members, owners remove anyone, anyone may leave; the last
-    owner never goes."""
+    owner never goes. The removed member is refused at once by every API process."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
-        self._uow, self._clock, self._ids = uow, clock, ids
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        credentials: CredentialInvalidation,
+    ) -> None:
+        self._uow, self._clock, self._ids, self._credentials = uow, clock, ids, credentials
 
     async def execute(self, cmd: RemoveMemberCommand) -> None:
         async with self._uow() as uow:
@@ -80,6 +96,7 @@ class RemoveMember:
                 [_event(MemberRemoved, self._ids, self._clock, p, member, member.role)]
             )
             await uow.commit()
+        await self._credentials.invalidate(CredentialChange(p.workspace_id, member.user_id))
 
 
 async def _locked_member(

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from crm import bootstrap
 from crm.entrypoints.api import docs, errors
-from crm.entrypoints.api.auth import PrincipalCache
+from crm.entrypoints.api.auth import principal_cache
 from crm.entrypoints.api.cors import Cors
 from crm.entrypoints.api.gateway import Gateway
 from crm.entrypoints.api.idempotency import Idempotency
@@ -90,7 +90,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     docs.install(app)
     app.add_middleware(
         Gateway,
-        auth=PrincipalCache(container.authenticate.execute, settings.auth_cache_ttl_seconds),
+        auth=principal_cache(container),
         limiter=container.rate_limiter,
         max_body_bytes=settings.max_body_bytes,
         # Inside the gateway, which authenticates first: keys are scoped to the credential.

@@ -23,7 +23,8 @@ _PROBLEM_TEXT = {
     413: "The request body is too large",
     415: "The body is not sent as application/json",
     422: "Validation failed; `errors` names each field",
-    429: "Rate limit exceeded; see Retry-After",
+    429: "Rate limit exceeded (`rate_limited`), or too many failed authentications from this "
+    "client address (`too_many_failed_attempts`); see Retry-After",
     503: "A dependency is unavailable (`service_unavailable`), or a concurrent change to the "
     "same records got in the way (`concurrent_change`); nothing was written, retry shortly",
 }

@@ -34,7 +34,8 @@ WORKSPACE_HEADER = {
     "required": False,
     "description": (
         "The workspace a signed-in person acts in (required for people; `GET /v1/workspaces` "
-        "lists theirs). API keys act in their own workspace; naming another one is a 404."
+        "lists theirs). API keys act in their own workspace; naming another one is a 404. "
+        "A value that is not a UUID (8-4-4-4-12 hex digits) is a 422 for every caller."
     ),
     "schema": {"type": "string", "format": "uuid"},
 }

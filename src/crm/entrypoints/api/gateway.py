@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm.domain.errors import DomainError, PortError
 from crm.entrypoints.api.auth import PrincipalCache
+from crm.entrypoints.api.auth_throttle import TooManyFailedAttempts
 from crm.entrypoints.api.errors import internal_error, status_of
 from crm.entrypoints.api.logs import request_id_var
 from crm.entrypoints.api.problems import REQUEST_ID_KEY, problem_response
@@ -124,10 +125,12 @@ class Gateway:
     ) -> ASGIApp | None:
         try:
             caller = await self.auth.caller(
-                headers.get(b"authorization"), headers.get(b"x-workspace-id")
+                headers.get(b"authorization"), headers.get(b"x-workspace-id"), scope.get("client")
             )
         except DomainError as e:
             return _refused(scope, e)
+        except TooManyFailedAttempts as e:
+            return _throttled(scope, e)
         except PortError:
             return unavailable(scope, "Credentials cannot be checked right now; retry shortly.")
         scope[CALLER_KEY] = caller
@@ -157,6 +160,19 @@ def _refused(scope: Scope, e: DomainError) -> ASGIApp:
     ]
     return problem_response(
         scope, status, e.code, e.title, e.detail, errors=errors, headers=headers
+    )
+
+
+def _throttled(scope: Scope, e: TooManyFailedAttempts) -> ASGIApp:
+    return problem_response(
+        scope,
+        429,
+        "too_many_failed_attempts",
+        "Too many failed authentications",
+        f"More than {e.limit} requests from this address failed to authenticate within a "
+        "minute; until the retry time, only credentials this service verified recently are "
+        "accepted from it.",
+        headers={"Retry-After": str(max(1, math.ceil(e.retry_after)))},
     )
 
 
