@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from crm.domain.errors import InvalidCursor
+from crm.domain.model.instant import in_utc
 
 T = TypeVar("T")
 
@@ -52,14 +53,28 @@ def pack_cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# What reading a forged cursor can raise: bad base64 or JSON, JSON nested too deep, wrong
+# parts, a time out of range.
+_MALFORMED = (ValueError, TypeError, AttributeError, OverflowError, RecursionError, binascii.Error)
+
+
 def unpack_cursor(cursor: str, parse: Callable[[list[Any]], T]) -> T:
     """Read a cursor made by `pack_cursor` and turn its parts into a position with `parse`;
     whatever fails on the way (base64, JSON, the number of parts, a value) is malformed."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         return parse(json.loads(base64.urlsafe_b64decode(padded)))
-    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error) as e:
+    except _MALFORMED as e:
         raise InvalidCursor("The cursor is malformed; pass next_cursor back unchanged.") from e
+
+
+def cursor_time(raw: Any) -> datetime:
+    """A time read from a cursor, in UTC; one without an offset or beyond what UTC can hold
+    (the database driver would overflow on it) is malformed."""
+    value = in_utc(datetime.fromisoformat(raw))
+    if value is None:
+        raise ValueError(raw)
+    return value
 
 
 def encode_cursor(position: Position, order: SortOrder) -> str:
@@ -71,7 +86,7 @@ def decode_cursor(cursor: str, order: SortOrder) -> Position:
 
     def parse(parts: list[Any]) -> tuple[Position, str]:
         created_at, id_, cursor_order = parts
-        return Position(datetime.fromisoformat(created_at), UUID(id_)), cursor_order
+        return Position(cursor_time(created_at), UUID(id_)), cursor_order
 
     position, cursor_order = unpack_cursor(cursor, parse)
     if cursor_order != order.value or position.created_at.tzinfo is None:

@@ -7,14 +7,14 @@ query's fingerprint), so it only continues the search it came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from crm.domain.errors import InvalidCursor
 from crm.domain.model.search import SearchQuery
 from crm.domain.model.search_fields import Kind
-from crm.domain.pagination import DEFAULT_LIMIT, pack_cursor, unpack_cursor
+from crm.domain.pagination import DEFAULT_LIMIT, cursor_time, pack_cursor, unpack_cursor
 
 T = TypeVar("T")
 
@@ -64,10 +64,7 @@ def _value(kind: Kind, raw: Any) -> Any:
     if raw is None:
         return None
     if kind is Kind.DATETIME:
-        parsed = datetime.fromisoformat(raw)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        return parsed.astimezone(UTC)
+        return cursor_time(raw)
     if kind is Kind.DATE:
         return date.fromisoformat(raw)
     if kind is Kind.NUMBER:

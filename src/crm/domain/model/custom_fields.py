@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -26,6 +26,7 @@ from crm.domain.model.contact_rules import (
     PhoneNormalizer,
     RuleBroken,
 )
+from crm.domain.model.instant import RANGE, in_utc
 from crm.domain.model.text import has_control_characters
 
 FieldValue = str | int | float | bool | list[str]
@@ -280,7 +281,10 @@ def _datetime(field: CustomField, value: Any, _: PhoneNormalizer | None) -> Fiel
             "invalid_datetime",
             f"{value!r} is not an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:30:00Z",
         ) from None
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    in_range = in_utc(parsed)
+    if in_range is None:
+        raise RuleBroken("invalid_datetime", f"{value!r} is out of range: a time {RANGE}")
+    return in_range.isoformat().replace("+00:00", "Z")
 
 
 def _url(field: CustomField, value: Any, _: PhoneNormalizer | None) -> FieldValue:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from crm.domain.model import search_fields as sf
 from crm.domain.model.company_rules import normalize_domain
 from crm.domain.model.contact_rules import PhoneNormalizer, RuleBroken
+from crm.domain.model.instant import in_utc
 from crm.domain.model.search_fields import FieldSpec, Kind, Normal, Operator
 from crm.domain.model.tags import normalize_name
 
@@ -96,9 +97,10 @@ def _date(raw: Any) -> date:
 def _datetime(raw: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
+        in_range = in_utc(parsed)
+        if in_range is None:
             raise ValueError(raw)
-        return parsed.astimezone(UTC)
+        return in_range
     except (AttributeError, ValueError, OverflowError):
         raise RuleBroken(
             "wrong_type", "the value is an RFC 3339 date-time with an offset"

@@ -11,8 +11,9 @@ from typing import Any
 from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidCursor, InvalidInput
+from crm.domain.model.instant import RANGE, in_utc
 from crm.domain.model.note import RecordType
-from crm.domain.pagination import pack_cursor, unpack_cursor
+from crm.domain.pagination import cursor_time, pack_cursor, unpack_cursor
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 10_000
@@ -47,9 +48,10 @@ def parse_description(value: Any) -> str | None:
 def parse_due_at(value: Any) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise _invalid("due_at", "invalid_due_at", "a date-time with a time zone offset")
-    return value.astimezone(UTC)
+    due_at = in_utc(value) if isinstance(value, datetime) else None
+    if due_at is None:
+        raise _invalid("due_at", "invalid_due_at", f"a date-time with a time zone offset, {RANGE}")
+    return due_at
 
 
 def parse_priority(value: Any) -> Priority:
@@ -134,7 +136,7 @@ class DuePosition:
     def decode(cls, cursor: str) -> DuePosition:
         def parse(parts: list[Any]) -> tuple[str, DuePosition]:
             kind, due, id_ = parts
-            return kind, cls(None if due is None else datetime.fromisoformat(due), UUID(id_))
+            return kind, cls(None if due is None else cursor_time(due), UUID(id_))
 
         kind, position = unpack_cursor(cursor, parse)
         if kind != "task" or (position.due_at is not None and position.due_at.tzinfo is None):

@@ -16,7 +16,7 @@ from uuid import UUID
 from crm.domain.errors import InvalidCursor
 from crm.domain.model.events import DomainEvent
 from crm.domain.model.permissions import ActorKind
-from crm.domain.pagination import pack_cursor, unpack_cursor
+from crm.domain.pagination import cursor_time, pack_cursor, unpack_cursor
 
 RecordRef = tuple[str, UUID]
 AUDIT_RECORD_TYPES = (
@@ -184,7 +184,7 @@ class EventPosition:
     def decode(cls, cursor: str) -> EventPosition:
         def parse(parts: list[Any]) -> tuple[str, EventPosition]:
             kind, occurred_at, id_ = parts
-            return kind, cls(datetime.fromisoformat(occurred_at), UUID(id_))
+            return kind, cls(cursor_time(occurred_at), UUID(id_))
 
         kind, position = unpack_cursor(cursor, parse)
         if kind != "event" or position.occurred_at.tzinfo is None:

@@ -17,6 +17,7 @@ from crm.domain.errors import (
     InvalidQuery,
     NotFound,
 )
+from crm.domain.model.instant import in_utc
 from crm.domain.model.note import READ_ACTION, RecordType
 from crm.domain.model.permissions import Action, Principal
 from crm.domain.model.timeline import AuditFilter, EventPage, EventPosition, MergedAway
@@ -97,7 +98,7 @@ def _check(q: AuditQuery) -> None:
             errors=(FieldError("record_id", "record_incomplete", "give both or neither"),),
         )
     for name, at in (("since", q.since), ("until", q.until)):
-        if at is not None and at.utcoffset() is None:
+        if at is not None and in_utc(at) is None:
             raise InvalidQuery(
                 f"{name} needs a UTC offset.",
                 errors=(FieldError(name, "invalid_datetime", "an RFC 3339 time with an offset"),),

@@ -28,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from crm.entrypoints.api.inputs import nul_in_body, nul_in_parameters, per_item_fields
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _JSON_TYPES = ("application/json", "application/problem+json")
 
@@ -109,6 +111,7 @@ class _Plan:
             body = d.body_params[0]
             adapter: TypeAdapter[Any] = TypeAdapter(body.field_info.annotation or Any)
             self.body = (body.name, adapter, body.field_info.is_required())
+            self.per_item = per_item_fields(body.field_info.annotation)
 
     async def arguments(self, request: Request) -> dict[str, Any]:
         raw = self._raw_parameters(request)
@@ -119,10 +122,12 @@ class _Plan:
             values = vars(self.params.model_validate(raw))
         except ValidationError as e:
             errors.extend(self._located(e.errors(include_url=False)))
+        errors.extend(nul_in_parameters(raw, self.source))
         if self.body is not None:
             name, adapter, required = self.body
             body_errors, values[name] = await _read_body(request, adapter, required)
             errors.extend(body_errors)
+            errors.extend(nul_in_body(await request.body(), self.per_item))
         if errors:
             raise RequestValidationError(errors)
         if self.request_param:

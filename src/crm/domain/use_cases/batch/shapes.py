@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidInput
+from crm.domain.model.text import nul_paths, pointer
 
 
 class WrongShape(ValueError):
@@ -81,15 +82,19 @@ UPDATE_KEYS: dict[str, Shape] = {"id": ID, "if_match": INTEGER}
 
 
 def check(raw: Any, shapes: Mapping[str, Shape]) -> dict[str, Any]:
-    """The item's fields with ids as UUIDs; every field of the wrong JSON type is reported
-    (unknown fields pass through: the field rules name them)."""
+    """The item's fields with ids as UUIDs; every field of the wrong JSON type, and every
+    string or key holding a NUL (which the database cannot store), is reported (unknown
+    fields pass through: the field rules name them)."""
     if not isinstance(raw, Mapping):
         raise InvalidInput(
             "A batch item is a JSON object.",
             errors=(FieldError("", "wrong_type", "an object"),),
         )
     values: dict[str, Any] = {}
-    errors: list[FieldError] = []
+    errors = [
+        FieldError(pointer(path), "invalid_character", "NUL characters are not allowed")
+        for path in nul_paths(raw)
+    ]
     for name, value in raw.items():
         shape = shapes.get(name)
         try:
@@ -97,5 +102,5 @@ def check(raw: Any, shapes: Mapping[str, Shape]) -> dict[str, Any]:
         except WrongShape as wrong:
             errors.append(FieldError(f"/{name}", "wrong_type", str(wrong)))
     if errors:
-        raise InvalidInput("Some fields have the wrong type.", errors=tuple(errors))
+        raise InvalidInput("Some fields have the wrong type or a NUL.", errors=tuple(errors))
     return values

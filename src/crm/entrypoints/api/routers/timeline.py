@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,6 +17,7 @@ from crm.domain.use_cases.timeline import AuditQuery
 from crm.entrypoints.api.deps import principal, problems
 from crm.entrypoints.api.lean import LeanRoute
 from crm.entrypoints.api.schemas import timeline as s
+from crm.entrypoints.api.schemas.shared import Instant
 from crm.entrypoints.api.views import json_response
 
 _PATHS = {
@@ -35,7 +35,7 @@ Topic = Annotated[
         description="An exact topic (`deal.moved`) or, ending in `.`, a prefix (`contact.`)",
     ),
 ]
-At = Annotated[datetime | None, Query(description="RFC 3339 time with an offset")]
+At = Annotated[Instant | None, Query(description="RFC 3339 time with an offset")]
 
 
 def entry_dict(e: RecordedEvent) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from crm.entrypoints.api.inputs import PerItem
 from crm.entrypoints.api.schemas.companies import Company
 from crm.entrypoints.api.schemas.contacts import Contact
 from crm.entrypoints.api.schemas.deals import Deal
@@ -73,7 +74,7 @@ class ContactBatch(_Batch):
         ),
     )
     on_match: OnMatch = "update"
-    items: list[Item] = _items("contacts", "ContactCreate", "ContactUpdate")
+    items: Annotated[list[Item], PerItem()] = _items("contacts", "ContactCreate", "ContactUpdate")
 
 
 class CompanyBatch(_Batch):
@@ -88,7 +89,7 @@ class CompanyBatch(_Batch):
     operation: Operation
     match_on: Literal["domain"] = Field("domain", description="Upsert key: the normalized domain")
     on_match: OnMatch = "update"
-    items: list[Item] = _items("companies", "CompanyCreate", "CompanyUpdate")
+    items: Annotated[list[Item], PerItem()] = _items("companies", "CompanyCreate", "CompanyUpdate")
 
 
 class DealBatch(_Batch):
@@ -105,7 +106,7 @@ class DealBatch(_Batch):
     operation: Operation
     match_on: Literal["external_id"] = Field("external_id", description="Upsert key")
     on_match: OnMatch = "update"
-    items: list[Item] = _items("deals", "DealCreate", "DealUpdate")
+    items: Annotated[list[Item], PerItem()] = _items("deals", "DealCreate", "DealUpdate")
 
 
 ItemStatus = Literal["created", "updated", "unchanged", "skipped", "failed"]

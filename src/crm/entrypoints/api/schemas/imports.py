@@ -9,10 +9,14 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import UploadFile
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic_core import PydanticCustomError
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from crm.domain.errors import FieldError, InvalidInput
 from crm.domain.model.imports import Dedupe, ImportObject, ImportStatus
+from crm.domain.model.text import NUL, nul_paths
+from crm.entrypoints.api.inputs import MESSAGE as NUL_MESSAGE
 
 READ_SIZE = 1024 * 1024
 _MAPPING_EXAMPLE = '{"Email": "emails", "First": "first_name", "Tier": "custom_fields.tier"}'
@@ -59,6 +63,15 @@ class ImportUpload(BaseModel):
         ),
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Every form field, and the file's name: the database stores no NUL.
+        text = value.filename if isinstance(value, StarletteUpload) else value
+        if isinstance(text, str) and NUL in text:
+            raise PydanticCustomError("invalid_character", NUL_MESSAGE)
+        return value
+
 
 class ImportProgress(BaseModel):
     rows_total: int | None = Field(description="Rows after the header; null until counted")
@@ -99,12 +112,17 @@ def parse_mapping(text: str | None) -> dict[str, str | None] | None:
         return None
     try:
         value: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         value = None
     if not isinstance(value, dict) or not all(isinstance(v, str | None) for v in value.values()):
         raise InvalidInput(
             "The mapping is not a JSON object of column names to field names.",
             errors=(FieldError("/mapping", "invalid_mapping", 'e.g. {"Email": "emails"}'),),
+        )
+    if nul_paths(value):
+        raise InvalidInput(
+            "The mapping holds a NUL character.",
+            errors=(FieldError("/mapping", "invalid_character", NUL_MESSAGE),),
         )
     return value
 

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from crm.domain.model.invitation import InvitationStatus
 from crm.domain.model.permissions import Role, Scope
+from crm.entrypoints.api.schemas.shared import Instant
 
 
 def _input(example: JsonDict) -> ConfigDict:
@@ -108,7 +109,7 @@ class ApiKeyCreate(BaseModel):
     )
     name: Annotated[str, Field(min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))]
-    expires_at: AwareDatetime | None = Field(None, description="Never expires when null")
+    expires_at: Instant | None = Field(None, description="Never expires when null")
 
 
 class ApiKey(BaseModel):

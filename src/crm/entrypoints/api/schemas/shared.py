@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import Field, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from crm.domain.model.instant import RANGE, in_utc
 from crm.domain.model.tags import MAX_TAG_FILTER
 
 Scalar = str | int | float | bool | list[str] | None
@@ -51,6 +53,18 @@ def _scalar(value: object) -> Scalar:
 
 ScalarInput = Annotated[Scalar, PlainValidator(_scalar), _REF]
 ScalarOutput = Annotated[Scalar, _REF]
+
+
+def _utc(value: datetime) -> datetime:
+    converted = in_utc(value)
+    if converted is None:
+        raise PydanticCustomError("datetime_out_of_range", f"must be {RANGE}")
+    return converted
+
+
+# Every date-time the API accepts: an offset is required, and the time is converted to UTC
+# here, where a time UTC cannot hold (0001-01-01T00:00:00+14:00) is a 422 naming the field.
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 TagFilter = Annotated[

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from crm.domain.model.task import MAX_DESCRIPTION, MAX_TITLE
+from crm.entrypoints.api.schemas.shared import Instant
 
 _CURSOR = "Pass as `cursor` for the next page; null at the end"
 Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
@@ -33,7 +34,7 @@ class TaskCreate(BaseModel):
 
     title: Title
     description: Description | None = None
-    due_at: AwareDatetime | None = Field(None, description=_DUE)
+    due_at: Instant | None = Field(None, description=_DUE)
     assignee_id: UUID | None = Field(None, description="A member of the workspace")
     priority: Priority = "normal"
     record_type: RecordType | None = None
@@ -50,7 +51,7 @@ class TaskUpdate(BaseModel):
 
     title: Title | None = None
     description: Description | None = None
-    due_at: AwareDatetime | None = Field(None, description=_DUE)
+    due_at: Instant | None = Field(None, description=_DUE)
     assignee_id: UUID | None = None
     priority: Priority | None = None
 
