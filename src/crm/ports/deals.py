@@ -34,7 +34,9 @@ class PipelineRepository(Protocol):
         raises VersionConflict if the stored version moved on."""
 
     async def clear_default(self, workspace_id: UUID) -> None:
-        """No pipeline of the workspace is the default any more (before making one so)."""
+        """No pipeline of the workspace is the default any more (before making one so).
+        Serialized per workspace until the unit of work ends, so concurrent switches each
+        see the default the one before them made."""
 
     async def remove(self, pipeline: Pipeline) -> None: ...
 

@@ -198,6 +198,9 @@ _MOVE_ALL = text(
 )
 
 
+_LOCK_WORKSPACE = text("SELECT 1 FROM workspace WHERE id = :workspace_id FOR NO KEY UPDATE")
+
+
 class SqlPipelineRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -232,6 +235,13 @@ class SqlPipelineRepository:
         await self._conn.execute(_UPSERT_STAGES, _stage_rows(pipeline))
 
     async def clear_default(self, workspace_id: UUID) -> None:
+        # One switch of the default at a time per workspace, until this transaction ends: a
+        # lone UPDATE that waited for a concurrent switch would re-check only the row it
+        # waited for, miss the new default committed meanwhile and leave two (the unique
+        # index refuses the second). The workspace row is the mutex (NO KEY UPDATE, so the
+        # foreign-key checks of writes elsewhere in the workspace do not wait for it), and
+        # the UPDATE after it, a statement of its own, sees the latest committed default.
+        await self._conn.execute(_LOCK_WORKSPACE, {"workspace_id": workspace_id})
         await self._conn.execute(
             update(t.pipeline)
             .where(_p.workspace_id == workspace_id, _p.is_default)
