@@ -106,6 +106,7 @@ async def test_good_rows_are_imported_and_bad_ones_are_downloadable_with_reasons
         "updated": 0,
         "unchanged": 0,
         "skipped": 0,
+        "skipped_reasons": {"existing_record": 0, "blank_row": 0},
         "failed": 3,
         "failed_rows_dropped": 0,
     }
@@ -152,8 +153,11 @@ async def test_dedupe_skip_update_and_create(api: Api) -> None:
     assert first["progress"]["created"] == 1
     again = b"Email,First\nADA@example.com,Augusta\nbob@example.com,Bob\n"
 
-    skipped = await imported(api, auth, again, mapping=mapping, dedupe="skip")
-    assert (skipped["progress"]["created"], skipped["progress"]["skipped"]) == (1, 1)
+    skipped = await imported(api, auth, again + b",\n\n", mapping=mapping, dedupe="skip")
+    progress = skipped["progress"]
+    assert (progress["rows_total"], progress["rows_done"], progress["created"]) == (4, 4, 1)
+    assert progress["skipped"] == 3
+    assert progress["skipped_reasons"] == {"existing_record": 1, "blank_row": 2}
     assert (await contacts_by_email(api, auth))["ada@example.com"]["first_name"] == "Ada"
 
     updated = await imported(api, auth, again, mapping=mapping, dedupe="update")
@@ -268,3 +272,31 @@ async def test_a_retried_upload_with_its_idempotency_key_starts_one_import(api: 
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
     await finished(api.client, auth, first.headers["location"])
     assert set(await contacts_by_email(api, auth)) == {"ada@example.com"}
+
+
+async def test_imports_are_listed_newest_first_a_page_at_a_time_per_workspace(api: Api) -> None:
+    auth, other = await api.key(), await api.key("Other")
+    ids = []
+    for n in range(3):
+        ids.append((await imported(api, auth, f"Email\nu{n}@example.com\n".encode()))["id"])
+    data = b"name,domain\nAcme,acme.example\n"
+    ids.append((await imported(api, auth, data, object_type="companies"))["id"])
+    await imported(api, other, b"Email\nx@example.com\n")
+    seen, url = [], "/v1/imports?limit=3"
+    while True:
+        page = await api.client.get(url, headers=auth)
+        assert page.status_code == 200, page.text
+        seen += page.json()["data"]
+        if page.json()["next_cursor"] is None:
+            break
+        url = f"/v1/imports?limit=3&cursor={page.json()['next_cursor']}"
+    assert [job["id"] for job in seen] == ids[::-1]
+    assert seen[0] == (await api.client.get(f"/v1/imports/{ids[-1]}", headers=auth)).json()
+    made = await api.client.post(
+        "/v1/api-keys", json={"name": "r", "scopes": ["contacts:read"]}, headers=auth
+    )
+    reader = {"Authorization": f"Bearer {made.json()['secret']}"}
+    contacts_only = await api.client.get("/v1/imports", headers=reader)
+    assert [job["id"] for job in contacts_only.json()["data"]] == ids[2::-1]
+    bad = await api.client.get("/v1/imports?cursor=nope", headers=auth)
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")

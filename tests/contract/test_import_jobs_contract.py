@@ -20,6 +20,7 @@ from crm.domain.model.imports import (
     ImportObject,
     ImportStatus,
 )
+from crm.domain.pagination import PageRequest
 from crm.ports.imports import ImportJobs
 from tests.support.servers import redis_server_url
 
@@ -27,7 +28,7 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 MakeJobs = Callable[[int], ImportJobs]
 
 
-def new_job(workspace_id: uuid.UUID | None = None) -> ImportJob:
+def new_job(workspace_id: uuid.UUID | None = None, created_at: datetime = NOW) -> ImportJob:
     return ImportJob(
         id=uuid.uuid4(),
         workspace_id=workspace_id or uuid.uuid4(),
@@ -39,7 +40,7 @@ def new_job(workspace_id: uuid.UUID | None = None) -> ImportJob:
         ignored_columns=("Notes",),
         file_name="leads ü.csv",
         created_by=uuid.uuid4(),
-        created_at=NOW,
+        created_at=created_at,
     )
 
 
@@ -110,6 +111,32 @@ class ImportJobsContract:
         assert found is not None
         assert (found.counts.failed, found.failed_rows_kept, found.failed_rows_dropped) == (5, 3, 2)
 
+    async def test_a_workspace_lists_its_own_jobs_newest_first_a_page_at_a_time(
+        self, make_jobs: MakeJobs
+    ) -> None:
+        jobs, workspace = make_jobs(100), uuid.uuid4()
+        times = [NOW + timedelta(seconds=n // 2, microseconds=n % 2) for n in range(5)]
+        times.append(times[-1])  # two jobs created at the same instant: the id decides
+        mine = [new_job(workspace, at) for at in times]
+        for job in [*mine, new_job(), new_job()]:
+            await jobs.create(job)
+        await jobs.advance(workspace, mine[0].id, ImportCounts(1, failed=1), [failed(2)], NOW)
+        expected = sorted(mine, key=lambda j: (j.created_at, j.id), reverse=True)
+        seen, page = [], PageRequest(limit=4)
+        while True:
+            found = await jobs.list_jobs(workspace, page)
+            seen += found.items
+            if found.next is None:
+                break
+            page = PageRequest(limit=4, after=found.next)
+        assert [j.id for j in seen] == [j.id for j in expected]
+        oldest = seen[-1]
+        assert (oldest.counts.failed, oldest.failed_rows_kept) == (1, 1)
+        assert seen[0] == await jobs.get(workspace, seen[0].id)
+        exact = await jobs.list_jobs(workspace, PageRequest(limit=6))
+        assert (len(exact.items), exact.next) == (6, None)
+        assert (await jobs.list_jobs(uuid.uuid4(), PageRequest())).items == []
+
 
 class TestInMemoryImportJobs(ImportJobsContract):
     @pytest.fixture
@@ -153,4 +180,19 @@ class TestRedisImportJobs(ImportJobsContract):
         assert 3500 < await client.ttl(key) <= 3600
         assert 3500 < await client.ttl(key + ":failed") <= 3600
         await client.delete(key, key + ":failed")
+        await jobs.close()
+
+    async def test_the_index_forgets_expired_jobs(self, prefix: str) -> None:
+        client = build_redis_client(redis_server_url())
+        jobs = RedisImportJobs(client, prefix=prefix, ttl=timedelta(days=1))
+        workspace = uuid.uuid4()
+        old = new_job(workspace, NOW - timedelta(days=2))
+        gone = new_job(workspace, NOW - timedelta(hours=1))
+        fresh = new_job(workspace, NOW)
+        for job in (old, gone):
+            await jobs.create(job)
+        await client.delete(f"{prefix}{workspace}:{gone.id}")  # its hash expired
+        await jobs.create(fresh)  # trims index members older than the TTL
+        assert [j.id for j in (await jobs.list_jobs(workspace, PageRequest())).items] == [fresh.id]
+        assert await client.zcard(f"{prefix}{workspace}:jobs") == 2
         await jobs.close()

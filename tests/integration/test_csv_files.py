@@ -34,21 +34,38 @@ def by_line(records: list[CsvRecord]) -> dict[int, tuple[tuple[str, ...], str | 
     return {r.line: (r.cells, r.problem[0] if r.problem else None) for r in records}
 
 
-async def test_a_bom_is_dropped_quoted_newlines_stay_in_their_cell_empty_rows_are_skipped(
+async def test_a_bom_is_dropped_quoted_newlines_stay_in_their_cell_empty_rows_are_blank(
     tmp_path: Path,
 ) -> None:
-    data = b'\xef\xbb\xbfemail,note\r\na@x.io,"two\r\nlines"\r\n\r\nb@x.io,"say ""hi"""\r\n , \r\n'
+    data = (
+        b'\xef\xbb\xbfemail,note\r\na@x.io,"two\r\nlines"\r\n\r\nb@x.io,"say ""hi"""\r\n'
+        b" , \r\n,\r\n"
+    )
     files = TempCsvFiles(tmp_path)
     handle = await files.keep(upload(data))
     assert await files.header(handle) == ("email", "note")
-    assert await files.count(handle) == 2
+    assert await files.count(handle) == 5
     records = [r async for chunk in files.records(handle, 10) for r in chunk]
     assert by_line(records) == {
         2: (("a@x.io", "two\r\nlines"), None),
+        4: ((), None),
         5: (("b@x.io", 'say "hi"'), None),
+        6: ((" ", " "), None),
+        7: (("", ""), None),
     }
+    assert [r.line for r in records if r.blank] == [4, 6, 7]
     await files.discard(handle)
     assert leftovers(tmp_path) == []
+
+
+async def test_blank_lines_before_the_header_are_no_rows(tmp_path: Path) -> None:
+    files = TempCsvFiles(tmp_path)
+    handle = await files.keep(upload(b"\n,,\r\nemail,name\na@x.io,Ada\n"))
+    assert await files.header(handle) == ("email", "name")
+    assert await files.count(handle) == 1
+    records = [r async for chunk in files.records(handle, 10) for r in chunk]
+    assert by_line(records) == {4: (("a@x.io", "Ada"), None)}
+    await files.discard(handle)
 
 
 async def test_malformed_rows_fail_alone_and_the_rows_around_them_are_read(

@@ -25,6 +25,7 @@ from crm.domain.model.imports import (
     ImportJob,
     ImportObject,
     ImportStatus,
+    SkipReason,
 )
 from crm.domain.model.permissions import ActorKind, MissingScope, Principal, Role, Scope
 from crm.domain.model.workspace import ApiKeySecrets
@@ -227,6 +228,19 @@ async def test_rows_of_one_record_in_one_file_apply_in_file_order(world: World) 
     updated = await world.run(data + b"cy@x.io,Cy\n", dedupe=Dedupe.UPDATE)
     assert updated.counts == ImportCounts(rows_done=5, created=1, updated=2, unchanged=2)
     assert world.contacts()["ada@x.io"].first_name == "Ava"
+
+
+async def test_blank_rows_are_counted_as_skipped_with_their_reason(world: World) -> None:
+    data = b"\n\nEmail,First\nada@x.io,Ada\n\n,\n , \nada@x.io,Ava\nbob@x.io,Bob\n\n"
+    job = await world.run(data)
+    assert (job.rows_total, job.status) == (7, ImportStatus.DONE)
+    assert job.counts == ImportCounts(rows_done=7, created=2, skipped=5, skipped_blank=4)
+    assert job.counts.skipped_by_reason() == {
+        SkipReason.EXISTING_RECORD: 1,
+        SkipReason.BLANK_ROW: 4,
+    }
+    _, failed = await world.imports.failed_rows.execute(world.owner, job.id)
+    assert failed == []
 
 
 async def test_deals_are_imported_and_matched_on_their_external_id(world: World) -> None:

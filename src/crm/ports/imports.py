@@ -9,16 +9,19 @@ from typing import Protocol
 from uuid import UUID
 
 from crm.domain.model.imports import FailedRow, ImportCounts, ImportJob, ImportStatus
+from crm.domain.pagination import Page, PageRequest
 
 
 @dataclass(frozen=True, slots=True)
 class CsvRecord:
     """One record after the header: its first line in the file and its cells, or, when it
-    could not be read, `problem` (code, message) and what was read of it."""
+    could not be read, `problem` (code, message) and what was read of it; `blank` when it
+    holds nothing but empty cells (the import skips it)."""
 
     line: int
     cells: tuple[str, ...]
     problem: tuple[str, str] | None = None
+    blank: bool = False
 
 
 class CsvFiles(Protocol):
@@ -31,7 +34,7 @@ class CsvFiles(Protocol):
         """The header row; InvalidInput at `/file` when the file is empty or not a CSV."""
 
     async def count(self, handle: str) -> int:
-        """How many records follow the header (unreadable ones included, blank lines not)."""
+        """How many records follow the header (unreadable and blank ones included)."""
 
     def records(self, handle: str, size: int) -> AsyncIterator[list[CsvRecord]]:
         """The records after the header, `size` at a time, read as the file streams."""
@@ -45,6 +48,9 @@ class ImportJobs(Protocol):
     async def create(self, job: ImportJob) -> None: ...
 
     async def get(self, workspace_id: UUID, job_id: UUID) -> ImportJob | None: ...
+
+    async def list_jobs(self, workspace_id: UUID, page: PageRequest) -> Page[ImportJob]:
+        """The workspace's jobs still kept, newest first (by created_at, then id)."""
 
     async def start(self, workspace_id: UUID, job_id: UUID, rows_total: int, at: datetime) -> None:
         """Mark the job running with the number of rows it will go through."""

@@ -14,7 +14,7 @@ from contextlib import suppress
 from itertools import islice
 from pathlib import Path
 
-from crm.adapters.localfs.csv_reader import read_records, with_width
+from crm.adapters.localfs.csv_reader import header_and_rows, with_width
 from crm.domain.errors import FieldError, InvalidInput
 from crm.ports.imports import CsvRecord
 
@@ -50,15 +50,14 @@ class TempCsvFiles:
         return names
 
     async def count(self, handle: str) -> int:
-        """Records after the header."""
+        """Records after the header, blank ones included."""
         return await asyncio.to_thread(_count, handle)
 
     async def records(self, handle: str, size: int) -> AsyncIterator[list[CsvRecord]]:
         """The records after the header, `size` at a time, each checked against its width."""
         file = await asyncio.to_thread(open, handle, "rb")
         try:
-            records = read_records(file)
-            header = await asyncio.to_thread(next, records, None)
+            header, records = await asyncio.to_thread(header_and_rows, file)
             width = 0 if header is None else len(header.cells)
             while chunk := await asyncio.to_thread(lambda: list(islice(records, size))):
                 yield [with_width(record, width) for record in chunk]
@@ -73,12 +72,12 @@ class TempCsvFiles:
 
 def _first_record(path: str) -> CsvRecord | None:
     with open(path, "rb") as file:
-        return next(read_records(file), None)
+        return header_and_rows(file)[0]
 
 
 def _count(path: str) -> int:
     with open(path, "rb") as file:
-        return max(0, sum(1 for _ in read_records(file)) - 1)
+        return sum(1 for _ in header_and_rows(file)[1])
 
 
 def _bad_file(code: str, message: str) -> InvalidInput:

@@ -7,7 +7,9 @@ The standard `csv` module parses; we feed it the file line by line and watch eac
   lines until the field size limit or the end of the file) fails as `malformed_row`, and
   reading resumes on the line after the one where that record began, so the rows a runaway
   quote swallowed are read again on their own.
-A UTF-8 byte order mark is dropped; blank lines and rows of empty cells are skipped.
+A UTF-8 byte order mark is dropped. A blank line, or a row of empty cells as spreadsheets
+leave, is a record marked `blank` (the import counts it as skipped); blank lines before the
+header row are no records at all.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import csv
 from collections import deque
 from collections.abc import Iterator
+from itertools import dropwhile
 from typing import BinaryIO
 
 from crm.ports.imports import CsvRecord
@@ -61,8 +64,15 @@ class _Lines:
         self._again.extendleft(reversed(self.record[1:]))
 
 
+def header_and_rows(file: BinaryIO) -> tuple[CsvRecord | None, Iterator[CsvRecord]]:
+    """The header (the first record that is not blank, None in an empty file) and the
+    records after it."""
+    records = dropwhile(lambda r: r.blank, read_records(file))
+    return next(records, None), records
+
+
 def read_records(file: BinaryIO) -> Iterator[CsvRecord]:
-    """Every non-blank record of the file, the header first."""
+    """Every record of the file, blank ones marked."""
     lines = _Lines(file)
     reader = csv.reader(lines, strict=True)
     while True:
@@ -78,6 +88,7 @@ def read_records(file: BinaryIO) -> Iterator[CsvRecord]:
             yield CsvRecord(first[0], (first[1].rstrip("\r\n"),), ("malformed_row", str(e)))
             continue
         if not any(cell.strip() for cell in cells):  # blank, or `,,,` as spreadsheets leave
+            yield CsvRecord(lines.record[0][0], tuple(cells), blank=True)
             continue
         yield _checked(lines.record, tuple(cells))
 
@@ -94,7 +105,7 @@ def _checked(lines: list[tuple[int, str, bool]], cells: tuple[str, ...]) -> CsvR
 
 def with_width(record: CsvRecord, width: int) -> CsvRecord:
     """A record whose cell count differs from the header's fails (`wrong_cell_count`)."""
-    if record.problem is not None or len(record.cells) == width:
+    if record.problem is not None or record.blank or len(record.cells) == width:
         return record
     message = f"expected {width} cells like the header, found {len(record.cells)}"
     return CsvRecord(record.line, record.cells, ("wrong_cell_count", message))

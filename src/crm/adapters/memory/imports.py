@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crm.domain.model.imports import FailedRow, ImportCounts, ImportJob, ImportStatus
+from crm.domain.pagination import Page, PageRequest, Position
 
 MAX_FAILED_ROWS = 10_000
 
@@ -29,6 +30,23 @@ class InMemoryImportJobs:
         if job is None:
             return None
         return replace(job, failed_rows_kept=len(self._failed[workspace_id, job_id]))
+
+    async def list_jobs(self, workspace_id: UUID, page: PageRequest) -> Page[ImportJob]:
+        """The workspace's jobs, newest first."""
+        mine = sorted(
+            (job for (ws, _), job in self._jobs.items() if ws == workspace_id),
+            key=lambda job: (job.created_at, job.id),
+            reverse=True,
+        )
+        if page.after is not None:
+            after = (page.after.created_at, page.after.id)
+            mine = [job for job in mine if (job.created_at, job.id) < after]
+        items = [await self.get(workspace_id, job.id) for job in mine[: page.limit]]
+        last = items[-1] if len(mine) > page.limit and items else None
+        return Page(
+            [job for job in items if job is not None],
+            None if last is None else Position(last.created_at, last.id),
+        )
 
     async def start(self, workspace_id: UUID, job_id: UUID, rows_total: int, at: datetime) -> None:
         """Mark the job running."""

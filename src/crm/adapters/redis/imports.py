@@ -3,14 +3,16 @@
 One hash per job (`crm:import:{workspace}:{job}`) whose counters move with HINCRBY once per
 chunk, and one list of failed rows beside it (`...:failed`), capped at `max_failed_rows`
 (the first ones are kept). Both expire `ttl` after the last change: job status is
-short-lived state, not a record.
+short-lived state, not a record. A sorted set per workspace (`crm:import:{workspace}:jobs`)
+lists its jobs by `<created_at>|<id>` (one score, so ordered by member: a keyset read with
+ZREVRANGEBYLEX); members older than `ttl` are trimmed as jobs are created.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -26,6 +28,7 @@ from crm.domain.model.imports import (
     ImportObject,
     ImportStatus,
 )
+from crm.domain.pagination import Page, PageRequest, Position
 
 T = TypeVar("T")
 Fields = dict[Any, Any]
@@ -34,6 +37,7 @@ MAX_FAILED_ROWS = 10_000
 TTL = timedelta(days=7)
 _COUNTERS = tuple(ImportCounts.__dataclass_fields__)
 _FAILURES = (RedisError, OSError, TimeoutError)
+_STAMP = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 class RedisImportJobs:
@@ -51,15 +55,22 @@ class RedisImportJobs:
     def _key(self, workspace_id: UUID, job_id: UUID) -> str:
         return f"{self._prefix}{workspace_id}:{job_id}"
 
+    def _index(self, workspace_id: UUID) -> str:
+        return f"{self._prefix}{workspace_id}:jobs"
+
     async def create(self, job: ImportJob) -> None:
-        """Store a new job's hash."""
-        key = self._key(job.workspace_id, job.id)
+        """Store a new job's hash and list it in its workspace's index."""
+        key, index = self._key(job.workspace_id, job.id), self._index(job.workspace_id)
         fields: Fields = {**_encode(job), **dict.fromkeys(_COUNTERS, 0)}
+        expired = job.created_at - timedelta(seconds=self._ttl)
 
         async def run() -> None:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=fields)
                 pipe.expire(key, self._ttl)
+                pipe.zadd(index, {_member(job.created_at, job.id): 0})
+                pipe.zremrangebylex(index, "-", "(" + _stamp(expired))
+                pipe.expire(index, self._ttl)
                 await pipe.execute()
 
         await _guarded(run)
@@ -78,6 +89,33 @@ class RedisImportJobs:
         if not raw:
             return None
         return _decode({k.decode(): v.decode() for k, v in raw.items()}, int(kept))
+
+    async def list_jobs(self, workspace_id: UUID, page: PageRequest) -> Page[ImportJob]:
+        """A keyset page of the index, then every job of it in one round trip (a job whose
+        hash expired is left out)."""
+        top = "+" if page.after is None else "(" + _member(page.after.created_at, page.after.id)
+        index = self._index(workspace_id)
+        found = await _guarded(
+            lambda: self._client.zrevrangebylex(index, top, "-", start=0, num=page.limit + 1)
+        )
+        members = [m.decode() if isinstance(m, bytes) else m for m in found[: page.limit]]
+        keys = [self._key(workspace_id, UUID(m.split("|")[1])) for m in members]
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                    pipe.llen(key + ":failed")
+                return await pipe.execute()
+
+        replies = await _guarded(run) if keys else []
+        jobs = [
+            _decode({k.decode(): v.decode() for k, v in raw.items()}, int(kept))
+            for raw, kept in zip(replies[::2], replies[1::2], strict=True)
+            if raw
+        ]
+        more = len(found) > page.limit
+        return Page(jobs, _position(members[-1]) if more else None)
 
     async def start(self, workspace_id: UUID, job_id: UUID, rows_total: int, at: datetime) -> None:
         """Mark the job running."""
@@ -176,6 +214,20 @@ def _encode(job: ImportJob) -> Fields:
         "updated_at": _time(job.updated_at),
         "error": job.error or "",
     }
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(_STAMP)
+
+
+def _member(at: datetime, job_id: UUID) -> str:
+    """The index member: fixed-width UTC time then id, so that text order is time order."""
+    return f"{_stamp(at)}|{job_id}"
+
+
+def _position(member: str) -> Position:
+    stamp, job_id = member.split("|")
+    return Position(datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC), UUID(job_id))
 
 
 def _when(value: str) -> datetime | None:

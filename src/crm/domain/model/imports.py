@@ -67,9 +67,19 @@ _READ = {
 }
 
 
+class SkipReason(enum.StrEnum):
+    """Why a row was skipped: neither written nor failed."""
+
+    EXISTING_RECORD = "existing_record"
+    """Its key matched a record and the dedupe rule is `skip`."""
+    BLANK_ROW = "blank_row"
+    """Nothing but empty cells (a blank line, or `,,,` as spreadsheets leave)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ImportCounts:
-    """Rows handled so far and what became of them (`failed` counts unreadable rows too)."""
+    """Rows handled so far and what became of them (`failed` counts unreadable rows too;
+    `skipped` every skipped row, `skipped_blank` the blank ones among them)."""
 
     rows_done: int = 0
     created: int = 0
@@ -77,6 +87,7 @@ class ImportCounts:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    skipped_blank: int = 0
 
     def __add__(self, other: ImportCounts) -> ImportCounts:
         return ImportCounts(
@@ -85,6 +96,12 @@ class ImportCounts:
 
     def as_dict(self) -> dict[str, int]:
         return {f: getattr(self, f) for f in ImportCounts.__dataclass_fields__}
+
+    def skipped_by_reason(self) -> dict[SkipReason, int]:
+        return {
+            SkipReason.EXISTING_RECORD: self.skipped - self.skipped_blank,
+            SkipReason.BLANK_ROW: self.skipped_blank,
+        }
 
 
 @dataclass(frozen=True, slots=True)

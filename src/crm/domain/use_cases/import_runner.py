@@ -145,6 +145,7 @@ class ImportRunner:
         self, job: ImportJob, plan: ImportPlan, records: Sequence[CsvRecord], who: Principal
     ) -> tuple[ImportCounts, list[FailedRow]]:
         items, rows, failed = _mapped(plan, records)
+        blank = sum(1 for record in records if record.blank)
         statuses = dict.fromkeys(ItemStatus, 0)
         results = await self._write(job, items, who) if items else []
         for result in results:
@@ -158,8 +159,9 @@ class ImportRunner:
             created=statuses[ItemStatus.CREATED],
             updated=statuses[ItemStatus.UPDATED],
             unchanged=statuses[ItemStatus.UNCHANGED],
-            skipped=statuses[ItemStatus.SKIPPED],
+            skipped=statuses[ItemStatus.SKIPPED] + blank,
             failed=len(failed),
+            skipped_blank=blank,
         )
         return counts, failed
 
@@ -204,11 +206,14 @@ class ImportRunner:
 def _mapped(
     plan: ImportPlan, records: Sequence[CsvRecord]
 ) -> tuple[list[dict[str, Any]], list[CsvRecord], list[FailedRow]]:
-    """The items of the readable rows (with their records), and the rows that fail already."""
+    """The items of the readable rows (with their records), and the rows that fail already;
+    blank rows are neither."""
     items: list[dict[str, Any]] = []
     rows: list[CsvRecord] = []
     failed: list[FailedRow] = []
     for record in records:
+        if record.blank:
+            continue
         if record.problem is not None:
             failed.append(FailedRow(record.line, *record.problem, record.cells))
             continue

@@ -10,6 +10,7 @@ from crm.domain.errors import ImportNotFound
 from crm.domain.model.import_mapping import ImportPlan
 from crm.domain.model.imports import Dedupe, FailedRow, ImportJob, ImportObject
 from crm.domain.model.permissions import Principal
+from crm.domain.pagination import Page, PageRequest
 from crm.domain.use_cases.import_runner import CHUNK_ROWS, MAX_RUNNING, Batch, ImportRunner
 from crm.ports.imports import CsvFiles, ImportJobs
 from crm.ports.system import Clock, IdGenerator
@@ -96,6 +97,22 @@ class GetImport:
         return (await _job_for(self._jobs, who, job_id)).seen_at(self._clock.now())
 
 
+class ListImports:
+    """The workspace's imports, newest first, of the object types you may read; each is kept
+    for 7 days after its last progress."""
+
+    def __init__(self, jobs: ImportJobs, clock: Clock) -> None:
+        self._jobs, self._clock = jobs, clock
+
+    async def execute(self, who: Principal, page: PageRequest) -> Page[ImportJob]:
+        if not any(who.may(kind.read_action) for kind in ImportObject):
+            who.require(ImportObject.CONTACTS.read_action)
+        found = await self._jobs.list_jobs(who.workspace_id, page)
+        now = self._clock.now()
+        readable = [j.seen_at(now) for j in found.items if who.may(j.object_type.read_action)]
+        return Page(readable, found.next)
+
+
 class GetImportFailedRows:
     """The rows an import could not write, as CSV: line in the file, reason code, message,
     then the row's original cells (the first 10,000 failed rows are kept)."""
@@ -114,6 +131,7 @@ class ImportUseCases:
 
     start: StartImport
     get: GetImport
+    list: ListImports
     failed_rows: GetImportFailedRows
     runner: ImportRunner
 
@@ -132,4 +150,5 @@ class ImportUseCases:
         """Rows are written by `batches`, the same batch use cases the batch routes call."""
         runner = ImportRunner(jobs, files, batches, clock, chunk_rows, max_running)
         start = StartImport(uow, clock, ids, files, jobs, runner)
-        return cls(start, GetImport(jobs, clock), GetImportFailedRows(jobs), runner)
+        reads = GetImport(jobs, clock), ListImports(jobs, clock), GetImportFailedRows(jobs)
+        return cls(start, *reads, runner)

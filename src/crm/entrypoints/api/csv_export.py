@@ -1,17 +1,15 @@
 """Search results as CSV, streamed a chunk at a time.
 
 Columns: the object's built-in fields (lists joined with `;`), then `custom_fields.<key>` for
-each active custom field. Text cells starting with `=`, `+`, `-`, `@`, a tab or a carriage
-return get a leading `'` so that a spreadsheet shows them instead of running them as formulas
-(phones in E.164 therefore read `'+14155550123`); numbers are written as they are.
+each active custom field. Rows go through the one CSV writer (`csv_writer`), which defuses
+formula-looking text (phones in E.164 therefore read `'+14155550123`); each item of a list is
+defused too, for spreadsheets that split cells on `;`. Numbers are written as they are.
 """
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -21,11 +19,11 @@ from crm.domain.model.contact import Contact
 from crm.domain.model.deal import Deal
 from crm.domain.use_cases.search import Export
 from crm.entrypoints.api.company_views import company_dict
+from crm.entrypoints.api.csv_writer import csv_text, neutralize
 from crm.entrypoints.api.deal_views import deal_dict
 from crm.entrypoints.api.serialize import contact_dict
 
 T = TypeVar("T", Contact, Company, Deal)
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 CONTACT_COLUMNS = (
     "id", "name", "display_name", "first_name", "last_name", "emails", "phones", "job_title",
@@ -48,7 +46,7 @@ EXPORTS: dict[type, tuple[tuple[str, ...], Callable[[Any], dict[str, Any]]]] = {
 
 
 def cell(value: Any) -> str | int | float:
-    """One value as a CSV cell (formula-looking text defused)."""
+    """One value as a CSV cell (the writer defuses formula-looking text)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -56,31 +54,21 @@ def cell(value: Any) -> str | int | float:
     if isinstance(value, int | float):
         return value
     if isinstance(value, list | tuple):
-        return _text(";".join(str(cell(v)) for v in value))
+        return ";".join(neutralize(str(cell(v))) for v in value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date | UUID):
         return str(value)
     if isinstance(value, enum.Enum):
-        return _text(str(value.value))
-    return _text(str(value))
-
-
-def _text(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA) else text
-
-
-def _lines(rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue()
+        return str(value.value)
+    return str(value)
 
 
 async def csv_lines(kind: type[T], export: Export[T]) -> AsyncIterator[str]:
     """The header row, then one string per chunk of records."""
     columns: tuple[str, ...] = EXPORTS[kind][0]
     as_dict = EXPORTS[kind][1]
-    yield _lines([[*columns, *(f"custom_fields.{k}" for k in export.custom_keys)]])
+    yield csv_text([[*columns, *(f"custom_fields.{k}" for k in export.custom_keys)]])
     async for chunk in export.chunks:
         rows = []
         for record in chunk:
@@ -88,4 +76,4 @@ async def csv_lines(kind: type[T], export: Export[T]) -> AsyncIterator[str]:
             custom = values["custom_fields"]
             row = [cell(values[c]) for c in columns]
             rows.append(row + [cell(custom.get(k)) for k in export.custom_keys])
-        yield _lines(rows)
+        yield csv_text(rows)

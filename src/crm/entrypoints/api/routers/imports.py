@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,10 +9,13 @@ from fastapi import APIRouter, Form, Request, Response
 
 from crm.bootstrap import Container
 from crm.domain.model.imports import FailedRow, ImportJob
+from crm.domain.pagination import PageRequest, SortOrder, decode_cursor
 from crm.domain.use_cases.imports import StartImportCommand
+from crm.entrypoints.api.csv_writer import Cell, csv_text
 from crm.entrypoints.api.deps import principal, problems
+from crm.entrypoints.api.routers.workspaces import Cursor, Limit
 from crm.entrypoints.api.schemas import imports as s
-from crm.entrypoints.api.views import json_response
+from crm.entrypoints.api.views import json_response, page_of
 
 ACCEPTED = {
     "description": "Accepted: the import runs in the background; poll `Location`",
@@ -57,11 +58,7 @@ def import_dict(job: ImportJob) -> dict[str, Any]:
         "file_name": job.file_name,
         "mapping": dict(job.mapping),
         "ignored_columns": list(job.ignored_columns),
-        "progress": {
-            "rows_total": job.rows_total,
-            **job.counts.as_dict(),
-            "failed_rows_dropped": job.failed_rows_dropped,
-        },
+        "progress": progress_dict(job),
         "error": job.error,
         "created_at": job.created_at,
         "started_at": job.started_at,
@@ -69,12 +66,25 @@ def import_dict(job: ImportJob) -> dict[str, Any]:
     }
 
 
+def progress_dict(job: ImportJob) -> dict[str, Any]:
+    counts = job.counts
+    return {
+        "rows_total": job.rows_total,
+        "rows_done": counts.rows_done,
+        "created": counts.created,
+        "updated": counts.updated,
+        "unchanged": counts.unchanged,
+        "skipped": counts.skipped,
+        "skipped_reasons": {r.value: n for r, n in counts.skipped_by_reason().items()},
+        "failed": counts.failed,
+        "failed_rows_dropped": job.failed_rows_dropped,
+    }
+
+
 def failed_rows_csv(job: ImportJob, rows: list[FailedRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["line", "code", "message", *job.columns])
-    writer.writerows([row.line, row.code, row.message, *row.cells] for row in rows)
-    return out.getvalue()
+    lines: list[list[Cell]] = [["line", "code", "message", *job.columns]]
+    lines += [[row.line, row.code, row.message, *row.cells] for row in rows]
+    return csv_text(lines)
 
 
 def build(c: Container) -> APIRouter:
@@ -104,6 +114,20 @@ def build(c: Container) -> APIRouter:
         )
         job = await c.imports.start.execute(cmd)
         return json_response(import_dict(job), 202, {"Location": f"/v1/imports/{job.id}"})
+
+    @r.get(
+        "/v1/imports",
+        response_model=s.ImportPage,
+        operation_id="listImports",
+        summary="List imports",
+        description=c.imports.list.__doc__,
+        responses=problems(422),
+    )
+    async def list_imports(request: Request, limit: Limit = 50, cursor: Cursor = None) -> Response:
+        newest = SortOrder.NEWEST_FIRST
+        after = None if cursor is None else decode_cursor(cursor, newest)
+        page = await c.imports.list.execute(principal(request), PageRequest(limit, after, newest))
+        return page_of(page, import_dict, newest)
 
     @r.get(
         "/v1/imports/{import_id}",

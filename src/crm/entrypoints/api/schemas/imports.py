@@ -73,13 +73,27 @@ class ImportUpload(BaseModel):
         return value
 
 
+class ImportSkipReasons(BaseModel):
+    """How many rows were skipped for each reason (they add up to `skipped`)."""
+
+    existing_record: int = Field(
+        description="The row's key matched a record and `dedupe` is `skip`"
+    )
+    blank_row: int = Field(
+        description="The row holds nothing but empty cells (a blank line, or `,,,`)"
+    )
+
+
 class ImportProgress(BaseModel):
-    rows_total: int | None = Field(description="Rows after the header; null until counted")
+    rows_total: int | None = Field(
+        description="Rows after the header, blank ones included; null until counted"
+    )
     rows_done: int
     created: int
     updated: int
     unchanged: int = Field(description="Matched and updated with the values it already had")
-    skipped: int
+    skipped: int = Field(description="Rows neither written nor failed; why in `skipped_reasons`")
+    skipped_reasons: ImportSkipReasons
     failed: int = Field(description="Unreadable rows and rows refused, each with its reason")
     failed_rows_dropped: int = Field(
         description="Failed rows beyond the 10,000 kept for the failed-rows download"
@@ -102,8 +116,17 @@ class Import(BaseModel):
     finished_at: datetime | None
 
 
+class ImportPage(BaseModel):
+    data: list[Import]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
 class FailedRowsCsv(RootModel[str]):
-    """CSV: `line` (in the uploaded file), `code`, `message`, then the row's original cells."""
+    """CSV: `line` (in the uploaded file), `code`, `message`, then the row's original cells.
+    Text cells (the header too) that start with `=`, `+`, `-`, `@`, a tab or a carriage return
+    get a leading `'` so that spreadsheets never run them (CSV injection): `-5` reads `'-5`."""
 
 
 def parse_mapping(text: str | None) -> dict[str, str | None] | None:
