@@ -70,6 +70,30 @@ class Settings(BaseSettings):
         description="The link in invitation emails; `{token}` is replaced by the signed token",
     )
     default_phone_region: str | None = Field(None, min_length=2, max_length=2)
+    # Events out (#14): the relay and consumers (`crm worker`), SQS, outbox retention.
+    aws_endpoint_url: str | None = Field(
+        None, description="AWS API endpoint override (moto, LocalStack); unset = AWS itself"
+    )
+    aws_region: str = "us-east-1"
+    sqs_events_queue: str | None = Field(
+        None, description="Events queue name or URL; unset = an in-process queue (crm dev)"
+    )
+    sqs_max_receives: int = Field(5, ge=1, le=1000, description="Receives before the DLQ")
+    sqs_visibility_timeout_seconds: int = Field(30, ge=1, le=43200)
+    sqs_wait_seconds: int = Field(20, ge=0, le=20, description="Long-poll wait per receive")
+    relay_batch_size: int = Field(100, ge=1, le=1000)
+    worker_consumers: int = Field(2, ge=1, le=64, description="Receive loops per process")
+    worker_in_process: bool = Field(
+        False, description="Run the relay and consumers inside this API process (crm dev)"
+    )
+    worker_handlers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra handler modules, comma-separated `module:function(registry)`",
+    )
+    outbox_retention_days: int | None = Field(
+        None, ge=1, description="crm outbox purge: published events older go; unset = keep all"
+    )
+    processed_event_retention_days: int = Field(14, ge=14)
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -78,6 +102,15 @@ class Settings(BaseSettings):
     def _has_token_placeholder(cls, value: str) -> str:
         if "{token}" not in value:
             raise ValueError("CRM_INVITATION_URL must contain {token}.")
+        return value
+
+    @field_validator("worker_handlers", mode="before")
+    @classmethod
+    def _handler_specs(cls, value: object) -> object:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [spec.strip() for spec in value.split(",") if spec.strip()]
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 import os
 import socket
 import time
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 import pytest
 
 from crm.adapters.sqs.client import SqsEndpoint
-from crm.adapters.sqs.resources import create_event_queues
 
 REGION = "us-east-1"
 AWS_ENV = {
@@ -32,6 +32,7 @@ def moto_endpoint_url() -> str:
         from moto.server import ThreadedMotoServer
     except ImportError as e:
         raise RuntimeError("moto[server] is missing: run `uv sync` (a dev dependency).") from e
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its log line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     atexit.register(server.stop)
@@ -76,6 +77,8 @@ async def new_event_queues(
 ) -> EventQueues:
     """A fresh events queue and its dead-letter queue, made by `crm aws create-resources`'s
     code."""
+    from crm.adapters.sqs.resources import create_event_queues
+
     name = f"crm-test-{uuid.uuid4().hex[:12]}"
     url, dead = await create_event_queues(
         name, endpoint, max_receives=max_receives, visibility_timeout=visibility_timeout

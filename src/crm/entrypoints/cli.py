@@ -19,6 +19,7 @@ from crm.domain.errors import DomainError
 from crm.domain.model.permissions import Scope
 from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
 from crm.domain.use_cases.manage_api_keys import CreateApiKeyCommand, RevokeApiKeyCommand
+from crm.entrypoints import worker
 from crm.entrypoints.api import logs
 from crm.settings import Settings
 
@@ -36,6 +37,7 @@ idempotency_app = typer.Typer(help="Idempotency keys.", no_args_is_help=True)
 app.add_typer(idempotency_app, name="idempotency")
 sdk_app = typer.Typer(help="Client SDKs generated from the OpenAPI document.", no_args_is_help=True)
 app.add_typer(sdk_app, name="sdk")
+worker.register(app)  # worker (and its dlq), aws, outbox
 
 Host = Annotated[str, typer.Option(help="Interface to bind")]
 Port = Annotated[int, typer.Option(help="TCP port")]
@@ -118,6 +120,7 @@ def dev(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         f"  API key:     {created.secret}   (shown once)\n\n"
         f"  curl -H 'Authorization: Bearer {created.secret}' http://{host}:{port}/v1/contacts\n"
     )
+    os.environ.setdefault("CRM_WORKER_IN_PROCESS", "true")  # relay + consumers beside the API
     _serve(host, port, 1)
 
 

@@ -7,9 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import aioboto3
-from botocore.config import Config
-
 
 @dataclass(frozen=True, slots=True)
 class SqsEndpoint:
@@ -24,6 +21,11 @@ class SqsEndpoint:
 
 
 def open_client(endpoint: SqsEndpoint) -> AbstractAsyncContextManager[Any]:
+    """An SQS client (enter it to open). aioboto3 loads only here: it costs every `crm`
+    command and API process most of a second to import, and only delivery needs it."""
+    import aioboto3
+    from botocore.config import Config
+
     session = aioboto3.Session(region_name=endpoint.region)
     config = Config(
         connect_timeout=5,
