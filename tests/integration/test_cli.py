@@ -6,13 +6,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from crm.adapters.postgres.engine import asyncpg_dsn
+from crm.entrypoints.cli import app as cli_app
 from tests.support.api import TEST_SECRET
 
 CRM = str(Path(sys.executable).parent / "crm")
@@ -20,9 +26,16 @@ CRM = str(Path(sys.executable).parent / "crm")
 
 def crm(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-    return subprocess.run(  # noqa: S603
-        [CRM, *args], env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False
-    )
+    # Never the repository's own .crm: a developer's `crm dev` database may live there.
+    with tempfile.TemporaryDirectory() as data_dir:
+        return subprocess.run(  # noqa: S603
+            [CRM, *args],
+            env={**clean, "CRM_DATA_DIR": data_dir, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
 
 async def test_migrate_then_create_a_workspace_and_revoke_a_key(empty_database_url: str) -> None:
@@ -62,10 +75,53 @@ async def test_migrate_then_create_a_workspace_and_revoke_a_key(empty_database_u
         await conn.close()
 
 
-def test_commands_explain_missing_configuration() -> None:
-    result = crm("workspace", "create", "Acme")
-    assert result.returncode != 0
-    assert "CRM_DATABASE_URL" in result.stderr
+ID = "0190c2a0-0000-7000-8000-000000000000"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """The `crm` command in this process (no seconds of imports per run), in an empty
+    directory with no CRM_ variable but those given."""
+    for name in [n for n in os.environ if n.startswith("CRM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env, no .crm of a developer's `crm dev`
+
+    def run(*args: str, **env: str) -> Result:
+        return CliRunner().invoke(cli_app, list(args), env=env)
+
+    return run
+
+
+def test_without_a_database_every_command_says_how_to_get_one(cli: Callable[..., Result]) -> None:
+    # Neither CRM_DATABASE_URL nor an embedded database of `crm dev` in the data directory.
+    for command in (
+        ["workspace", "create", "Acme"],
+        ["workspace", "list"],
+        ["apikey", "create", "--workspace", ID],
+        ["apikey", "revoke", ID, "--workspace", ID],
+        ["migrate"],
+        ["idempotency", "purge"],
+    ):
+        result = cli(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "CRM_DATABASE_URL" in result.output, command
+        assert "crm dev" in result.output, command
+
+
+def test_workspace_list_shows_every_workspace_with_its_counts(
+    cli: Callable[..., Result], database_url: str
+) -> None:
+    env = {"CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": TEST_SECRET}
+    made = [json.loads(cli("workspace", "create", name, "--json", **env).stdout) for name in "AB"]
+    listed = cli("workspace", "list", "--json", **env)
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["name"], r["members"], r["api_keys"]) for r in rows] == [
+        (m["workspace_id"], name, 0, 1) for m, name in zip(made, "AB", strict=True)
+    ]
+    table = cli("workspace", "list", **env).stdout.splitlines()
+    assert table[0].split() == ["id", "created", "(UTC)", "members", "keys", "name"]
+    assert [line.split()[0] for line in table[1:]] == [m["workspace_id"] for m in made]
 
 
 def test_an_unknown_workspace_is_a_clear_error(database_url: str) -> None:

@@ -19,7 +19,7 @@ from crm.domain.errors import DomainError
 from crm.domain.model.permissions import Scope
 from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
 from crm.domain.use_cases.manage_api_keys import CreateApiKeyCommand, RevokeApiKeyCommand
-from crm.entrypoints import worker
+from crm.entrypoints import dev as dev_workspace
 from crm.entrypoints.api import logs
 from crm.settings import Settings
 
@@ -37,17 +37,26 @@ idempotency_app = typer.Typer(help="Idempotency keys.", no_args_is_help=True)
 app.add_typer(idempotency_app, name="idempotency")
 sdk_app = typer.Typer(help="Client SDKs generated from the OpenAPI document.", no_args_is_help=True)
 app.add_typer(sdk_app, name="sdk")
-worker.register(app)  # worker (and its dlq), aws, outbox
 
 Host = Annotated[str, typer.Option(help="Interface to bind")]
 Port = Annotated[int, typer.Option(help="TCP port")]
 
 
+def _settings() -> Settings:
+    """The settings with a database: CRM_DATABASE_URL, else the embedded one of `crm dev`."""
+    settings = Settings()
+    url = bootstrap.existing_database_url(settings)
+    if url is None:
+        raise typer.BadParameter(
+            "Set CRM_DATABASE_URL, or run `crm dev` here first: without the variable, "
+            f"commands use its embedded database (in {settings.data_dir}/pgdata)."
+        )
+    return settings.model_copy(update={"database_url": url})
+
+
 def _run(action: Callable[[bootstrap.Container], Awaitable[T]]) -> T:
     """Run one use case against the configured storage, then release it."""
-    settings = Settings()
-    if settings.database_url is None:
-        raise typer.BadParameter("Set CRM_DATABASE_URL (or use `crm dev`).")
+    settings = _settings()
 
     async def main() -> T:
         container = bootstrap.build(settings)
@@ -96,31 +105,31 @@ def migrate(
     revision: Annotated[str, typer.Option(help="Target revision")] = "head",
     down: Annotated[bool, typer.Option("--down", help="Revert to the revision")] = False,
 ) -> None:
-    """Apply the database migrations (CRM_DATABASE_URL)."""
-    settings = Settings()
-    if settings.database_url is None:
-        raise typer.BadParameter("Set CRM_DATABASE_URL to the database to migrate.")
-    bootstrap.migrate(settings.database_url, revision, down=down)
+    """Apply the database migrations (CRM_DATABASE_URL, else `crm dev`'s embedded database)."""
+    url = _settings().database_url
+    assert url is not None  # noqa: S101 - _settings found one
+    bootstrap.migrate(url, revision, down=down)
     typer.echo(f"migrated {'down' if down else 'up'} to {revision}")
 
 
 @app.command()
-def dev(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """Zero-config local run: embedded PostgreSQL unless CRM_DATABASE_URL is set, demo data."""
+def dev(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    empty: Annotated[
+        bool, typer.Option("--empty", help="Make the workspace without demo data")
+    ] = False,
+) -> None:
+    """Zero-config local run: embedded PostgreSQL unless CRM_DATABASE_URL is set; one workspace
+    kept across restarts (demo data on its first start) and a working API key."""
     settings = Settings()
     url = bootstrap.database_url(settings)
     # `crm serve`'s app factory and `_run` read the database from the environment.
     os.environ["CRM_DATABASE_URL"] = url
     bootstrap.migrate(url)
-    created = _run(lambda c: c.create_workspace.execute(CreateWorkspaceCommand("Demo workspace")))
-    typer.echo(
-        f"\nCRM API (dev) on the database {_describe(settings)}\n"
-        f"  Swagger UI:  http://{host}:{port}/docs\n"
-        f"  Workspace:   {created.workspace.id} ({created.workspace.name})\n"
-        f"  API key:     {created.secret}   (shown once)\n\n"
-        f"  curl -H 'Authorization: Bearer {created.secret}' http://{host}:{port}/v1/contacts\n"
-    )
-    os.environ.setdefault("CRM_WORKER_IN_PROCESS", "true")  # relay + consumers beside the API
+    found = _run(lambda c: dev_workspace.open_dev_workspace(c, settings.data_dir, fill=not empty))
+    base = f"http://{host}:{port}"
+    typer.echo(dev_workspace.banner(found, base, _describe(settings), settings.data_dir))
     _serve(host, port, 1)
 
 
@@ -188,6 +197,33 @@ def workspace_create(
         return
     typer.echo(f"workspace_id: {created.workspace.id}\napi_key: {created.secret}")
     typer.echo("Store the key now: it is shown once and kept only as a hash.", err=True)
+
+
+@workspace_app.command("list")
+def workspace_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List every workspace: id, created, members, usable API keys, name."""
+    found = _run(lambda c: c.list_all_workspaces.execute())
+    rows = [
+        {
+            "id": str(s.workspace.id),
+            "name": s.workspace.name,
+            "created_at": s.workspace.created_at.isoformat(),
+            "members": s.members,
+            "api_keys": s.api_keys,
+        }
+        for s in found
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'id':36}  {'created (UTC)':16}  members  keys  name")
+    for s in found:
+        created = s.workspace.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        typer.echo(
+            f"{s.workspace.id}  {created}  {s.members:7}  {s.api_keys:4}  {s.workspace.name}"
+        )
 
 
 @apikey_app.command("create")

@@ -54,6 +54,11 @@ def start_embedded_postgres(data_dir: Path, *, database: str = "crm") -> str:
     return _dsn(socket_dir, database, driver="postgresql+asyncpg")
 
 
+def has_embedded_postgres(data_dir: Path) -> bool:
+    """Whether `data_dir/pgdata` holds a database cluster (running or not)."""
+    return (data_dir.expanduser() / "pgdata" / "PG_VERSION").is_file()
+
+
 def stop_embedded_postgres(data_dir: Path) -> None:
     """Stop the server of `data_dir/pgdata`, whichever process started it; no-op when stopped."""
     pgdata = data_dir.expanduser().resolve() / "pgdata"
