@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,6 +21,7 @@ from crm.adapters.memory.imports import InMemoryImportJobs
 from crm.adapters.memory.mailer import InMemoryMailer
 from crm.adapters.memory.merges import InMemoryTombstoneReader
 from crm.adapters.memory.notes import InMemoryNoteReader
+from crm.adapters.memory.queue import InMemoryMessageQueue
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.search import InMemoryRecordSearch
@@ -48,6 +50,7 @@ from crm.adapters.redis.credentials import RedisCredentialInvalidation
 from crm.adapters.redis.health import RedisHealthCheck
 from crm.adapters.redis.imports import RedisImportJobs
 from crm.adapters.redis.rate_limiter import RedisRateLimiter
+from crm.adapters.sqs.client import SqsEndpoint
 from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
 from crm.domain.model.imports import ImportObject
@@ -64,13 +67,19 @@ from crm.domain.use_cases import merge_records as merging
 from crm.domain.use_cases import tasks as tk
 from crm.domain.use_cases import timeline as tl
 from crm.domain.use_cases.authenticate import Authenticate
+from crm.domain.use_cases.consume_events import ConsumeEvents, ConsumerOptions
 from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
+from crm.domain.use_cases.dead_letters import DeadLetters
 from crm.domain.use_cases.delete_contact import DeleteContact
+from crm.domain.use_cases.deliver_events import EventDelivery
+from crm.domain.use_cases.event_handlers import HandlerRegistry
 from crm.domain.use_cases.get_contact import GetContact
 from crm.domain.use_cases.import_runner import Batch
 from crm.domain.use_cases.imports import ImportUseCases
 from crm.domain.use_cases.list_contacts import ListContacts
+from crm.domain.use_cases.purge_outbox import PurgeOutbox
+from crm.domain.use_cases.relay_outbox import RelayOutbox
 from crm.domain.use_cases.sales import SalesUseCases
 from crm.domain.use_cases.search import SearchUseCases
 from crm.domain.use_cases.update_contact import UpdateContact
@@ -85,6 +94,7 @@ from crm.ports.identity import IdentityVerifier
 from crm.ports.imports import ImportJobs
 from crm.ports.mailer import Mailer
 from crm.ports.merges import TombstoneReader
+from crm.ports.message_queue import MessageQueue
 from crm.ports.notes import NoteReader
 from crm.ports.rate_limiter import RateLimiter
 from crm.ports.repositories import ApiKeyReader, ContactReader, CustomFieldReader, TagReader
@@ -183,6 +193,8 @@ class Container:
     """Where revocations, removals and role changes are announced to every API process."""
     idempotency: IdempotencyStore
     health_checks: list[HealthCheck]
+    events: EventsOut
+    """Delivery of committed events: relay, consumers and handlers, dead letters, purge."""
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
 
@@ -193,6 +205,19 @@ class Container:
     async def stop(self) -> None:
         for hook in reversed(self.on_stop):
             await hook()
+
+
+@dataclass
+class EventsOut:
+    queue: MessageQueue
+    handlers: HandlerRegistry
+    relay: RelayOutbox
+    consumer: ConsumeEvents
+    delivery: EventDelivery
+    dead_letters: DeadLetters
+    purge: PurgeOutbox
+    on_start: list[Hook]
+    on_stop: list[Hook]
 
 
 @dataclass
@@ -330,6 +355,76 @@ def build_mailer(settings: Settings) -> tuple[Mailer, list[Hook]]:
     return mailer, [mailer.close]
 
 
+def build_queue(settings: Settings) -> tuple[MessageQueue, list[Hook], list[Hook]]:
+    """SQS when a queue is named (its client opened at start, closed at stop); else a queue in
+    this process's memory (`crm dev`: the relay and the consumers run beside the API)."""
+    if settings.sqs_events_queue is None:
+        return InMemoryMessageQueue(settings.sqs_max_receives), [], []
+    from crm.adapters.sqs.queue import SqsMessageQueue  # botocore: only where SQS is used
+
+    endpoint = SqsEndpoint(
+        settings.aws_region, settings.aws_endpoint_url, read_timeout=settings.sqs_wait_seconds + 10
+    )
+    queue = SqsMessageQueue(settings.sqs_events_queue, endpoint)
+    return queue, [queue.open], [queue.close]
+
+
+def build_handlers(settings: Settings) -> HandlerRegistry:
+    """The event handlers, plus those `CRM_WORKER_HANDLERS` names (`module:function`, each
+    called with the registry)."""
+    registry = HandlerRegistry()
+    for spec in settings.worker_handlers:
+        module, _, function = spec.partition(":")
+        getattr(importlib.import_module(module), function)(registry)
+    return registry
+
+
+def build_events_out(
+    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, queue: MessageQueue | None
+) -> EventsOut:
+    """The queue's client opens at start (no network until first used); the relay and the
+    consumers start with the container only under CRM_WORKER_IN_PROCESS (`crm dev`): `crm
+    worker` runs them itself."""
+    opens: list[Hook] = []
+    closes: list[Hook] = []
+    if queue is None:
+        queue, opens, closes = build_queue(settings)
+    handlers = build_handlers(settings)
+    relay = RelayOutbox(uow, queue, clock, settings.relay_batch_size)
+    options = ConsumerOptions(
+        wait_seconds=settings.sqs_wait_seconds,
+        visibility_timeout=settings.sqs_visibility_timeout_seconds,
+    )
+    consumer = ConsumeEvents(queue, uow, clock, handlers, options)
+    delivery = EventDelivery(relay, consumer, settings.worker_consumers)
+    retention = settings.outbox_retention_days
+    purge = PurgeOutbox(
+        uow,
+        clock,
+        None if retention is None else timedelta(days=retention),
+        timedelta(days=settings.processed_event_retention_days),
+    )
+    on_start, on_stop = opens, closes
+    if settings.worker_in_process:
+        on_start, on_stop = [*opens, delivery.start], [*closes, delivery.stop]
+    dead = DeadLetters(queue)
+    return EventsOut(queue, handlers, relay, consumer, delivery, dead, purge, on_start, on_stop)
+
+
+async def create_aws_resources(settings: Settings) -> tuple[str, str]:
+    """`crm aws create-resources`: the events queue and its dead-letter queue (their URLs)."""
+    if settings.sqs_events_queue is None:
+        raise ValueError("Set CRM_SQS_EVENTS_QUEUE to the events queue's name.")
+    from crm.adapters.sqs.resources import create_event_queues
+
+    return await create_event_queues(
+        settings.sqs_events_queue,
+        SqsEndpoint(settings.aws_region, settings.aws_endpoint_url),
+        max_receives=settings.sqs_max_receives,
+        visibility_timeout=settings.sqs_visibility_timeout_seconds,
+    )
+
+
 def build(
     settings: Settings,
     *,
@@ -338,6 +433,7 @@ def build(
     ids: IdGenerator | None = None,
     identity: IdentityVerifier | None = None,
     mailer: Mailer | None = None,
+    queue: MessageQueue | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`; tests may pass any of the others."""
     if storage is None:
@@ -371,6 +467,7 @@ def build(
     imports = ImportUseCases.build(storage.uow, clock, ids, importers, TempCsvFiles(), import_jobs)
     uow = storage.uow
     sender = (uow, clock, ids, tokens, mailer, delivery)
+    events = build_events_out(settings, uow, clock, queue)
     return Container(
         settings=settings,
         clock=clock,
@@ -448,7 +545,8 @@ def build(
             clock, timedelta(hours=settings.idempotency_retention_hours)
         ),
         health_checks=storage.health_checks + limiter_checks,
-        on_start=[*storage.on_start, *guard_starts],
+        events=events,
+        on_start=[*storage.on_start, *guard_starts, *events.on_start],
         # Hooks stop in reverse: running imports are cancelled (and marked) before the
         # stores they write to close.
         on_stop=[
@@ -458,6 +556,7 @@ def build(
             *closers,
             *import_closers,
             imports.runner.stop,
+            *events.on_stop,
         ],
     )
 

@@ -20,6 +20,7 @@ from crm.domain.model.permissions import Scope
 from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
 from crm.domain.use_cases.manage_api_keys import CreateApiKeyCommand, RevokeApiKeyCommand
 from crm.entrypoints import dev as dev_workspace
+from crm.entrypoints import worker
 from crm.entrypoints.api import logs
 from crm.settings import Settings
 
@@ -37,6 +38,7 @@ idempotency_app = typer.Typer(help="Idempotency keys.", no_args_is_help=True)
 app.add_typer(idempotency_app, name="idempotency")
 sdk_app = typer.Typer(help="Client SDKs generated from the OpenAPI document.", no_args_is_help=True)
 app.add_typer(sdk_app, name="sdk")
+worker.register(app)  # worker (and its dlq), aws, outbox
 
 Host = Annotated[str, typer.Option(help="Interface to bind")]
 Port = Annotated[int, typer.Option(help="TCP port")]
@@ -130,6 +132,7 @@ def dev(
     found = _run(lambda c: dev_workspace.open_dev_workspace(c, settings.data_dir, fill=not empty))
     base = f"http://{host}:{port}"
     typer.echo(dev_workspace.banner(found, base, _describe(settings), settings.data_dir))
+    os.environ.setdefault("CRM_WORKER_IN_PROCESS", "true")  # relay + consumers beside the API
     _serve(host, port, 1)
 
 
