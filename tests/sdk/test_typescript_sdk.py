@@ -13,22 +13,45 @@ from tests.support.live import live_server
 
 SDK = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
 STEPS = ("create", "idempotency keys", "get", "list", "patch", "stale patch", "delete")
-NO_NODE = "node is not installed: the TypeScript SDK journey did not run (CI requires node)"
+NODE_MAJOR = 20
+# The suite never skips: a machine without node fails here, saying what to install.
+NO_NODE = (
+    f"node {NODE_MAJOR}+ and npm are not on PATH: the test suite needs them to build the "
+    "TypeScript SDK and run its journey (https://nodejs.org/en/download, or Debian/Ubuntu: "
+    "apt-get install nodejs npm, checking that `node --version` says v20 or later)"
+)
 
 
 @pytest.fixture(scope="module")
 def built_sdk() -> Path:
     """sdk/typescript with its locked dependencies installed and `npm run build` done."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        # CI sets this so a machine without node fails instead of skipping.
-        if os.environ.get("CRM_TEST_REQUIRE_NODE"):
-            pytest.fail(NO_NODE.replace("did not run", "cannot run"))
-        pytest.skip(NO_NODE)
+    npm = require_node()
     if _stale_node_modules():
         _npm(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", timeout=300)
     _npm(npm, "run", "build", "--silent", timeout=120)
     return SDK / "dist" / "journey.js"
+
+
+def require_node() -> str:
+    """npm's path; fails the test (never skips) when node 20+ or npm is missing."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail(NO_NODE)
+    version = subprocess.run(  # noqa: S603 - node from PATH
+        [node, "--version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
+    major = version.lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < NODE_MAJOR:
+        pytest.fail(f"{NO_NODE}; found node {version!r}")
+    return npm
+
+
+def test_a_machine_without_node_fails_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match=r"node 20\+ and npm .*apt-get install"):
+        require_node()
 
 
 def _stale_node_modules() -> bool:

@@ -1,4 +1,4 @@
-"""Rules an OpenAPI document must follow to generate good SDKs (../shared/API.md).
+"""Rules an OpenAPI document must follow to generate good SDKs (docs/api-conventions.md).
 
 `lint(doc)` returns every violation as a readable line; an empty list means the document
 passes. The rules are checked against deliberately broken documents in the tests, so the
