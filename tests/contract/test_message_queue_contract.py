@@ -11,10 +11,12 @@ import pytest
 import pytest_asyncio
 
 from crm.adapters.memory.queue import InMemoryMessageQueue
-from crm.adapters.sqs.client import SqsEndpoint
+from crm.adapters.sqs.client import SqsEndpoint, open_client
 from crm.adapters.sqs.queue import SqsMessageQueue
-from crm.ports.message_queue import MessageQueue, OutgoingMessage, ReceivedMessage
+from crm.domain.errors import ServiceUnavailable
+from crm.ports.message_queue import MessageQueue, OutgoingMessage, QueueMissing, ReceivedMessage
 from tests.support.moto import new_event_queues
+from tests.support.servers import free_port
 
 MAX_RECEIVES = 3
 
@@ -126,3 +128,36 @@ class TestSqsMessageQueue(MessageQueueContract):
         await queue.open()
         yield queue
         await queue.close()
+
+
+class TestSqsErrors:
+    """botocore's failures arrive as port errors, each saying what to do."""
+
+    async def test_a_missing_queue_or_dead_letter_queue_says_to_create_them(
+        self, sqs_endpoint: SqsEndpoint
+    ) -> None:
+        async with open_client(sqs_endpoint) as sqs:
+            await sqs.create_queue(QueueName="crm-test-no-redrive")
+        for name, call in (
+            ("crm-test-never-made", lambda q: q.send(messages("x"))),
+            ("crm-test-no-redrive", lambda q: q.dead_letters(1)),
+        ):
+            queue = SqsMessageQueue(name, sqs_endpoint)
+            await queue.open()
+            try:
+                with pytest.raises(QueueMissing, match="crm aws create-resources"):
+                    await call(queue)
+            finally:
+                await queue.close()
+
+    async def test_an_unreachable_endpoint_is_service_unavailable(self) -> None:
+        queue = SqsMessageQueue(
+            "http://127.0.0.1:1/000000000000/q",
+            SqsEndpoint("us-east-1", f"http://127.0.0.1:{free_port()}"),
+        )
+        await queue.open()
+        try:
+            with pytest.raises(ServiceUnavailable, match="SQS receive"):
+                await queue.receive(1, 0, 30)
+        finally:
+            await queue.close()
