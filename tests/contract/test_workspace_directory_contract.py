@@ -28,10 +28,21 @@ class Subject:
     directory: WorkspaceDirectory
 
 
-def key(workspace: Workspace, **changes: datetime) -> ApiKey:
+def key(
+    workspace: Workspace, expires_at: datetime | None = None, revoked_at: datetime | None = None
+) -> ApiKey:
     secret = uuid4().hex
+    scopes = frozenset({Scope.ADMIN})
     return ApiKey(
-        uuid4(), workspace.id, "k", secret[:8], secret, frozenset({Scope.ADMIN}), NOW, **changes
+        uuid4(),
+        workspace.id,
+        "k",
+        secret[:8],
+        secret,
+        scopes,
+        NOW,
+        expires_at=expires_at,
+        revoked_at=revoked_at,
     )
 
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from crm.adapters.postgres.engine import asyncpg_dsn
 from crm.entrypoints.cli import app as cli_app

@@ -16,7 +16,7 @@ from crm.settings import Settings
 
 
 def container(store: MemoryStore) -> bootstrap.Container:
-    settings = Settings(_env_file=None, database_url=None, redis_url=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=None, redis_url=None)
     return bootstrap.build(settings, storage=bootstrap.memory_storage(store))
 
 
