@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from crm.adapters.memory.workspace_directory import InMemoryWorkspaceDirectory
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
 from crm.adapters.postgres.company_readers import AsyncpgCompanyReader
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
-from crm.adapters.postgres.engine import asyncpg_dsn, create_engine
+from crm.adapters.postgres.engine import DatabaseTimeouts, Turns, asyncpg_dsn, create_engine
 from crm.adapters.postgres.event_readers import AsyncpgEventReader
 from crm.adapters.postgres.health import PostgresHealthCheck
 from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
@@ -242,10 +241,13 @@ class Storage:
     on_stop: list[Hook]
 
 
-def postgres_storage(url: str, pool_size: int) -> Storage:
-    engine = create_engine(url, pool_size=pool_size)
-    pool = ReadPool(asyncpg_dsn(url), max_size=pool_size)
-    turns = asyncio.Semaphore(pool_size)
+def postgres_storage(
+    url: str, pool_size: int, timeouts: DatabaseTimeouts | None = None
+) -> Storage:
+    timeouts = timeouts or DatabaseTimeouts()
+    engine = create_engine(url, pool_size=pool_size, timeouts=timeouts)
+    pool = ReadPool(asyncpg_dsn(url), max_size=pool_size, timeouts=timeouts)
+    turns = Turns(pool_size, timeouts.pool)
     return Storage(
         uow=lambda: SqlAlchemyUnitOfWork(engine, turns),
         contacts=AsyncpgContactReader(pool),
@@ -289,6 +291,14 @@ def memory_storage(store: MemoryStore | None = None) -> Storage:
         health_checks=[],
         on_start=[],
         on_stop=[],
+    )
+
+
+def database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    return DatabaseTimeouts(
+        connect=settings.database_connect_timeout_seconds,
+        pool=settings.database_pool_timeout_seconds,
+        statement=settings.database_statement_timeout_seconds,
     )
 
 
@@ -439,7 +449,9 @@ def build(
     if storage is None:
         if settings.database_url is None:
             raise ValueError("CRM_DATABASE_URL is not set; `crm dev` starts an embedded database.")
-        storage = postgres_storage(settings.database_url, settings.database_pool_size)
+        storage = postgres_storage(
+            settings.database_url, settings.database_pool_size, database_timeouts(settings)
+        )
     clock, ids = clock or SystemClock(), ids or Uuid7Generator()
     closers: list[Hook] = []
     if identity is None:

@@ -29,6 +29,18 @@ class Settings(BaseSettings):
         None, description="postgresql+asyncpg://user:pass@host:5432/db; unset = embedded (crm dev)"
     )
     database_pool_size: int = Field(10, ge=1, le=200)
+    database_connect_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Longest wait to open a database connection"
+    )
+    database_pool_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Longest wait for a free pooled connection"
+    )
+    database_statement_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="Server-side statement_timeout; the client gives up 1 s after it",
+    )
     redis_url: str | None = Field(None, description="redis://host:6379/0; unset = in-process")
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     data_dir: Path = Path(".crm")

@@ -79,4 +79,4 @@ async def test_readyz_names_postgres_when_it_is_down(redis_url: str) -> None:
         r = await api.client.get(
             "/v1/contacts", headers={"Authorization": "Bearer crm_sk_" + "a" * 43}
         )
-        assert_problem(r, 503, "service_unavailable")
+        assert_problem(r, 503, "database_unavailable")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
 from crm.adapters.memory.state import MemoryStore
 from crm.adapters.memory.store import InMemoryUnitOfWork
-from crm.adapters.postgres.engine import create_engine
+from crm.adapters.postgres.engine import Turns, create_engine
 from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.system.ids import Uuid7Generator
@@ -111,14 +110,14 @@ class TestPostgres(IdempotencyContract):
     @pytest_asyncio.fixture
     async def subject(self, database_url: str) -> AsyncIterator[Subject]:
         engine, clock = create_engine(database_url, pool_size=2), ManualClock(T0)
-        turns = asyncio.Semaphore(2)
+        turns = Turns(2)
         ws = Workspace(IDS.new_id(), "Acme", T0)
         async with SqlAlchemyUnitOfWork(engine) as uow:
             await uow.workspaces.add(ws)
             await uow.commit()
         store = PostgresIdempotencyStore(engine, turns, clock, KEPT)
         yield Subject(store, lambda: SqlAlchemyUnitOfWork(engine, turns), clock, ws.id)
-        assert turns._value == 2, "every claim gives its turn back"
+        assert turns.free == 2, "every claim gives its turn back"
         await engine.dispose()
 
     async def test_effects_commit_only_with_the_kept_response(
@@ -164,7 +163,7 @@ class TestPostgres(IdempotencyContract):
         """Two stores on separate engines stand for two API processes."""
         clock = ManualClock(T0)
         engines = [create_engine(database_url, pool_size=1) for _ in range(2)]
-        a, b = (PostgresIdempotencyStore(e, asyncio.Semaphore(1), clock, KEPT) for e in engines)
+        a, b = (PostgresIdempotencyStore(e, Turns(1), clock, KEPT) for e in engines)
         ws = Workspace(IDS.new_id(), "Acme", T0)
         async with SqlAlchemyUnitOfWork(engines[0]) as uow:
             await uow.workspaces.add(ws)

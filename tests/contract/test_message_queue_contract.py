@@ -59,6 +59,8 @@ class MessageQueueContract:
             await queue.send([])
         with pytest.raises(ValueError, match="1 to 10"):
             await queue.receive(11, 0, 30)
+        with pytest.raises(ValueError, match="distinct ids"):
+            await queue.send([OutgoingMessage("same", "a"), OutgoingMessage("same", "b")])
         await queue.send(messages(*"abcdefghij"))
         got = await receive_all(queue, 10)
         assert len(got) == 10

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from crm.adapters.postgres.engine import create_engine
+from crm.adapters.postgres.engine import Turns, create_engine
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.domain.errors import EmailAlreadyInUse, ServiceUnavailable
 from crm.domain.model.permissions import Principal
@@ -75,7 +75,7 @@ async def test_concurrent_updates_serialize_without_losing_one(
 async def test_failed_transactions_give_their_turn_back(database_url: str) -> None:
     """Units of work queue for the pool in turns; a failure must not keep its turn."""
     engine = create_engine(database_url, pool_size=1)
-    turns = asyncio.Semaphore(1)
+    turns = Turns(1)
     try:
         for _ in range(3):
             with pytest.raises(RuntimeError):

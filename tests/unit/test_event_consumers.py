@@ -102,6 +102,17 @@ async def test_an_event_delivered_twice_is_handled_once_per_handler() -> None:
     assert tags == [f"seen-{sent.id.hex[:8]}"]
 
 
+async def test_copies_of_an_event_received_together_are_handled_once() -> None:
+    w, slow = World(), Recorder("slow", delay=0.05)
+    w.handlers.subscribe("*", slow)
+    sent, other = event(), event()
+    for batch in ((sent, other), (sent,), (sent,)):  # a relay that sent it three times
+        await w.publish(*batch)
+    assert await w.consumer.execute() == 4
+    assert sorted(slow.calls) == sorted([sent.id, other.id])
+    assert await w.left() == 0
+
+
 async def test_a_transactional_handler_commits_its_writes_with_the_processed_record() -> None:
     w, tagger = World(), Tagger(fail=True)
     w.handlers.subscribe("*", tagger)

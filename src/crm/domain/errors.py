@@ -126,11 +126,26 @@ class InvalidCursor(DomainError):
 
 
 class PortError(Exception):
-    """An outside system failed; adapters raise it (or a subclass) from vendor errors."""
+    """An outside system failed; adapters raise it (or a subclass) from vendor errors.
+
+    The message is for the log; `code`, `title` and `advice` are what a client may be told.
+    """
+
+    code = "service_unavailable"
+    title = "A dependency is unavailable"
+    advice = "The service cannot reach a dependency right now; retry shortly."
 
 
 class ServiceUnavailable(PortError):
     """The failure is transient: retrying later may succeed."""
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database is unreachable, shutting down, or did not answer within its time bound."""
+
+    code = "database_unavailable"
+    title = "The database is unavailable"
+    advice = "The database cannot be reached or did not answer in time; retry shortly."
 
 
 class DeliveryRejected(PortError):
@@ -324,3 +339,10 @@ class ImportNotFound(NotFound):
 class TransactionAborted(ServiceUnavailable):
     """The database aborted the transaction to break a deadlock (or a serialization conflict)
     with a concurrent writer: nothing was written, and the same request may be retried."""
+
+    code = "concurrent_change"
+    title = "A concurrent change got in the way"
+    advice = (
+        "The database aborted this change to let a concurrent one on the same records "
+        "through; nothing was written: retry it."
+    )

@@ -46,8 +46,8 @@ class MessageQueue(Protocol):
     queue. Vendor failures arrive as ServiceUnavailable (transient) or PortError."""
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Enqueue up to MAX_BATCH messages (ValueError over it): all of them, or raise (some
-        may have been sent: at least once)."""
+        """Enqueue up to MAX_BATCH messages with distinct ids (ValueError otherwise): all of
+        them, or raise (some may have been sent: at least once)."""
 
     async def receive(
         self, max_messages: int, wait_seconds: float, visibility_timeout: int

@@ -38,6 +38,7 @@ class InMemoryMessageQueue:
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
         _check_batch(len(messages))
+        _check_distinct(messages)
         for m in messages:
             message_id = str(uuid.uuid4())
             self._messages[message_id] = _Message(message_id, m.body, datetime.now(UTC))
@@ -113,6 +114,11 @@ class InMemoryMessageQueue:
 
 def _received(m: _Message, receipt: str) -> ReceivedMessage:
     return ReceivedMessage(m.id, m.body, receipt, m.receive_count, m.sent_at)
+
+
+def _check_distinct(messages: Sequence[OutgoingMessage]) -> None:
+    if len({m.id for m in messages}) != len(messages):
+        raise ValueError("the messages of a batch need distinct ids")
 
 
 def _check_batch(size: int) -> None:

@@ -10,7 +10,6 @@ back both, and the lock goes with the connection.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from crm.adapters.postgres.engine import Turns
 from crm.adapters.postgres.errors import unavailable_as_port_error
 from crm.adapters.postgres.tables import idempotency_key as t
 from crm.adapters.postgres.uow import joined_transaction
@@ -78,7 +78,7 @@ class PostgresIdempotencyStore:
     """`turns` is the write engine's turn semaphore: a claim holds one connection of its pool."""
 
     def __init__(
-        self, engine: AsyncEngine, turns: asyncio.Semaphore, clock: Clock, retention: timedelta
+        self, engine: AsyncEngine, turns: Turns, clock: Clock, retention: timedelta
     ) -> None:
         self._engine, self._turns, self._clock, self._retention = engine, turns, clock, retention
 

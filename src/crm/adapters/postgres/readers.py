@@ -11,16 +11,18 @@ from uuid import UUID
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 from crm.adapters.postgres.custom_fields import tag_filter_sql, visible_custom_fields
-from crm.adapters.postgres.errors import UNAVAILABLE, unreachable
+from crm.adapters.postgres.engine import DatabaseTimeouts, Turns
+from crm.adapters.postgres.errors import connection_lost, database_unavailable, is_unavailable
 from crm.adapters.postgres.mapping import (
     API_KEY_COLUMNS,
     CONTACT_COLUMNS,
     api_key_to_domain,
     contact_to_domain,
 )
-from crm.domain.errors import ServiceUnavailable
+from crm.domain.errors import DatabaseUnavailable
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import ObjectType
 from crm.domain.model.workspace import ApiKey
@@ -70,14 +72,22 @@ async def _nothing_to_reset(_: asyncpg.Connection) -> None:
 class ReadPool:
     """The asyncpg pool the readers share; opened by the application's lifespan."""
 
-    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        timeouts: DatabaseTimeouts | None = None,
+    ) -> None:
         self._dsn, self._min, self._max = dsn, min_size, max_size
+        self._timeouts = timeouts or DatabaseTimeouts()
         self._pool: asyncpg.Pool | None = None
         # asyncpg's pool lets a newcomer take a just-released connection ahead of the
         # queries already waiting, and under load some of those wait many turns (a p99 several
         # times the p50). Queries queue here instead, first come first served, and the pool
         # itself never has a waiter.
-        self._turns = asyncio.Semaphore(max_size)
+        self._turns = Turns(max_size, self._timeouts.pool)
 
     async def open(self) -> None:
         """Create the pool without connecting, so the service starts (and `/readyz` can say
@@ -88,10 +98,13 @@ class ReadPool:
             max_size=self._max,
             init=_init_connection,
             reset=_nothing_to_reset,
+            **self._timeouts.asyncpg_connect_args(),
         )
         try:
-            held = [await self._pool.acquire(timeout=5) for _ in range(self._min)]
-        except (OSError, asyncpg.PostgresError, TimeoutError) as e:
+            held = [await self._pool.acquire() for _ in range(self._min)]
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
             log.warning("postgres is unreachable at startup: %s", e)
             return
         for conn in held:
@@ -105,23 +118,45 @@ class ReadPool:
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise ServiceUnavailable("postgres: the read pool is not open")
+            raise DatabaseUnavailable("postgres: the read pool is not open")
         return self._pool
 
-    # Plain try/except rather than the context manager: these run on every read.
+    # Written out twice rather than through a shared helper: these run on every read.
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         async with self._turns:
             try:
-                return await self.pool.fetchrow(query, *args)
-            except UNAVAILABLE as e:
-                raise unreachable() from e
+                async with self.pool.acquire() as conn:
+                    try:
+                        return await conn.fetchrow(query, *args)
+                    except BaseException as e:
+                        _drop_if_lost(conn, e)
+                        raise
+            except Exception as e:
+                if is_unavailable(e):
+                    raise database_unavailable(e) from e
+                raise
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         async with self._turns:
             try:
-                return await self.pool.fetch(query, *args)
-            except UNAVAILABLE as e:
-                raise unreachable() from e
+                async with self.pool.acquire() as conn:
+                    try:
+                        return await conn.fetch(query, *args)
+                    except BaseException as e:
+                        _drop_if_lost(conn, e)
+                        raise
+            except Exception as e:
+                if is_unavailable(e):
+                    raise database_unavailable(e) from e
+                raise
+
+
+def _drop_if_lost(conn: PoolConnectionProxy[Any], exc: BaseException) -> None:
+    """Close a connection whose statement timed out, was cancelled or lost its server, at
+    once: given back to the pool it would first wait for a cancel request the stalled server
+    never answers. The pool opens a new one when needed."""
+    if isinstance(exc, asyncio.CancelledError) or connection_lost(exc):
+        conn.terminate()
 
 
 class AsyncpgContactReader:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Self
@@ -16,7 +15,13 @@ from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.batch import SqlBatchStores
 from crm.adapters.postgres.delivery import SqlOutboxDelivery, SqlProcessedEvents
-from crm.adapters.postgres.errors import aborted, unavailable_as_port_error
+from crm.adapters.postgres.engine import Turns
+from crm.adapters.postgres.errors import (
+    aborted,
+    database_unavailable,
+    is_unavailable,
+    unavailable_as_port_error,
+)
 from crm.adapters.postgres.merges import SqlMergeRepository
 from crm.adapters.postgres.notes import SqlNoteRepository
 from crm.adapters.postgres.tasks import SqlTaskRepository
@@ -51,7 +56,7 @@ class SqlAlchemyUnitOfWork:
     transactions first come first served: the pool's own queue lets newcomers overtake
     waiters, which under load shows as a p99 many times the median."""
 
-    def __init__(self, engine: AsyncEngine, turns: asyncio.Semaphore | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, turns: Turns | None = None) -> None:
         self._engine = engine
         self._turns = turns
 
@@ -107,18 +112,27 @@ class SqlAlchemyUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._end()
+        try:
+            await self._end()
+        except Exception as ending:
+            # Rolling back on a connection that just died fails too; the first error says why.
+            if not is_unavailable(ending):
+                raise
+            if exc is None:
+                raise database_unavailable(ending) from ending
         lost = aborted(exc)
         if lost is not None:
             raise lost from exc
+        if exc is not None and is_unavailable(exc):
+            raise database_unavailable(exc) from exc
 
     async def _end(self) -> None:
         if self._savepoint is not None:
-            if self._savepoint.is_active:
+            if self._savepoint.is_active and not self._conn.invalidated:
                 await self._savepoint.rollback()
             return
         try:
-            if self._conn.in_transaction():
+            if self._conn.in_transaction() and not self._conn.invalidated:
                 await self._conn.rollback()
         finally:
             try:

@@ -41,6 +41,8 @@ class SqsMessageQueue:
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
         _check_batch(len(messages))
+        if len({m.id for m in messages}) != len(messages):
+            raise ValueError("the messages of a batch need distinct ids")
         url = await self._queue_url()
         fifo = url.endswith(".fifo")
         entries = [_entry(m, fifo) for m in messages]

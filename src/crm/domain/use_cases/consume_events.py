@@ -72,12 +72,19 @@ class ConsumeEvents:
         return await self._queue.receive(o.max_messages, o.wait_seconds, o.visibility_timeout)
 
     async def _handle(self, messages: list[ReceivedMessage]) -> int:
-        if messages:
-            done = await asyncio.gather(*(self._process(m) for m in messages))
-            handled = [m.receipt for m, ok in zip(messages, done, strict=True) if ok]
-            if handled:
-                await self._queue.delete(handled)
+        """Copies of one event (a relay that sent it twice) in turn, so that the later ones
+        find it handled; everything else at once. Then one delete for what succeeded."""
+        copies: dict[str, list[ReceivedMessage]] = {}
+        for m in messages:
+            copies.setdefault(m.body, []).append(m)
+        outcomes = await asyncio.gather(*(self._in_turn(same) for same in copies.values()))
+        handled = [receipt for receipts in outcomes for receipt in receipts]
+        if handled:
+            await self._queue.delete(handled)
         return len(messages)
+
+    async def _in_turn(self, copies: list[ReceivedMessage]) -> list[str]:
+        return [m.receipt for m in copies if await self._process(m)]
 
     async def _process(self, message: ReceivedMessage) -> bool:
         """True when every handler of the message's event succeeded (or had already)."""

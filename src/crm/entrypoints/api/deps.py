@@ -25,8 +25,9 @@ _PROBLEM_TEXT = {
     422: "Validation failed; `errors` names each field",
     429: "Rate limit exceeded (`rate_limited`), or too many failed authentications from this "
     "client address (`too_many_failed_attempts`); see Retry-After",
-    503: "A dependency is unavailable (`service_unavailable`), or a concurrent change to the "
-    "same records got in the way (`concurrent_change`); nothing was written, retry shortly",
+    503: "The database is unreachable or did not answer in time (`database_unavailable`), "
+    "another dependency is (`service_unavailable`), or a concurrent change to the same records "
+    "got in the way (`concurrent_change`); see Retry-After",
 }
 
 

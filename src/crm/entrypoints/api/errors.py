@@ -84,28 +84,20 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def unavailable_problem(scope: Scope, exc: e.PortError) -> Response:
+    """503 with Retry-After, its `code` named by the error (`database_unavailable` ...)."""
+    return problem_response(
+        scope, 503, exc.code, exc.title, exc.advice, headers={"Retry-After": "1"}
+    )
+
+
 async def service_unavailable(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, e.PortError):
+        raise exc
     log.warning(
         "dependency unavailable: %s", exc, extra={"request_id": request.scope.get(REQUEST_ID_KEY)}
     )
-    if isinstance(exc, e.TransactionAborted):
-        return problem_response(
-            request.scope,
-            503,
-            "concurrent_change",
-            "A concurrent change got in the way",
-            "The database aborted this change to let a concurrent one on the same records "
-            "through; nothing was written: retry it.",
-            headers={"Retry-After": "1"},
-        )
-    return problem_response(
-        request.scope,
-        503,
-        "service_unavailable",
-        "A dependency is unavailable",
-        "The service cannot reach a dependency right now; retry shortly.",
-        headers={"Retry-After": "1"},
-    )
+    return unavailable_problem(request.scope, exc)
 
 
 def _validation_item(item: dict[str, Any]) -> dict[str, str]:

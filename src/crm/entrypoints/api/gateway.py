@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm.domain.errors import DomainError, PortError
 from crm.entrypoints.api.auth import PrincipalCache
 from crm.entrypoints.api.auth_throttle import TooManyFailedAttempts
-from crm.entrypoints.api.errors import internal_error, status_of
+from crm.entrypoints.api.errors import internal_error, status_of, unavailable_problem
 from crm.entrypoints.api.logs import request_id_var
 from crm.entrypoints.api.problems import REQUEST_ID_KEY, problem_response
 from crm.ports.rate_limiter import RateLimitDecision, RateLimiter
@@ -131,8 +131,8 @@ class Gateway:
             return _refused(scope, e)
         except TooManyFailedAttempts as e:
             return _throttled(scope, e)
-        except PortError:
-            return unavailable(scope, "Credentials cannot be checked right now; retry shortly.")
+        except PortError as e:
+            return unavailable_problem(scope, e)
         scope[CALLER_KEY] = caller
         if caller.principal is not None:
             scope[PRINCIPAL_KEY] = caller.principal
@@ -202,15 +202,4 @@ def _too_large(scope: Scope, limit: int) -> ASGIApp:
         "payload_too_large",
         "The request body is too large",
         f"Bodies are limited to {limit} bytes.",
-    )
-
-
-def unavailable(scope: Scope, detail: str) -> ASGIApp:
-    return problem_response(
-        scope,
-        503,
-        "service_unavailable",
-        "A dependency is unavailable",
-        detail,
-        headers={"Retry-After": "1"},
     )

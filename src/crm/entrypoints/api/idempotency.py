@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm.domain.errors import DomainError, PortError
 from crm.domain.model.permissions import Caller
-from crm.entrypoints.api.errors import HTTP_CODES, status_of
-from crm.entrypoints.api.gateway import CALLER_KEY, unavailable
+from crm.entrypoints.api.errors import HTTP_CODES, status_of, unavailable_problem
+from crm.entrypoints.api.gateway import CALLER_KEY
 from crm.entrypoints.api.problems import problem_response
 from crm.ports.idempotency import IdempotencyKey, IdempotencyStore, StoredResponse
 
@@ -82,10 +82,9 @@ class Idempotency:
                 scope, receive, send
             )
             return
-        except PortError:
+        except PortError as e:
             log.warning("idempotency store unavailable", exc_info=True)
-            detail = "Idempotency keys cannot be checked right now; retry shortly."
-            await unavailable(scope, detail)(scope, receive, send)
+            await unavailable_problem(scope, e)(scope, receive, send)
             return
         await response.replay_to(send)
 
