@@ -217,9 +217,9 @@ async def test_links_primary_rules_and_both_lists(api: Api, db: asyncpg.Connecti
     assert (again.status_code, again.json()) == (200, first.json())
     second = await api.client.put(link_url(ada, globex), headers=auth)
     assert (second.status_code, second.json()["is_primary"]) == (201, False)
-    moved = await api.client.put(link_url(ada, globex), json={"primary": True}, headers=auth)
+    moved = await api.client.put(link_url(ada, globex), json={"is_primary": True}, headers=auth)
     assert (moved.status_code, moved.json()["is_primary"]) == (200, True)
-    await api.client.put(link_url(bob, acme), json={"primary": False}, headers=auth)
+    await api.client.put(link_url(bob, acme), json={"is_primary": False}, headers=auth)
 
     mine = await api.client.get(f"/v1/contacts/{ada}/companies", headers=auth)
     assert mine.status_code == 200
@@ -246,8 +246,8 @@ async def test_links_primary_rules_and_both_lists(api: Api, db: asyncpg.Connecti
         "SELECT company_id FROM contact_company WHERE contact_id = $1::uuid AND is_primary", ada
     )
     assert primaries == []
-    bad = await api.client.put(link_url(ada, acme), json={"primary": "maybe"}, headers=auth)
-    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "/primary")
+    bad = await api.client.put(link_url(ada, acme), json={"is_primary": "maybe"}, headers=auth)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "/is_primary")
 
 
 async def test_unknown_ids_are_404s(api: Api) -> None:

@@ -206,7 +206,7 @@ BODIES: dict[str, object] = {
     "PATCH /v1/deals/{deal_id}": {"name": "Mallory deal"},
     "POST /v1/deals/{deal_id}/move": {"stage_id": str(uuid.uuid4())},
     "PATCH /v1/companies/{company_id}": {"name": "Mallory Inc", "domain": "mallory.example"},
-    "PUT /v1/contacts/{contact_id}/companies/{company_id}": {"primary": True},
+    "PUT /v1/contacts/{contact_id}/companies/{company_id}": {"is_primary": True},
     "POST /v1/contacts/{contact_id}/notes": {"text": "Mallory note"},
     "POST /v1/companies/{company_id}/notes": {"text": "Mallory note"},
     "POST /v1/deals/{deal_id}/notes": {"text": "Mallory note"},

@@ -39,7 +39,7 @@ class UnlinkCompanyCommand:
 
 
 class LinkContactToCompany:
-    """Link a contact to a company of the same workspace (idempotent). `primary: true` makes
+    """Link a contact to a company of the same workspace (idempotent). `is_primary: true` makes
     it the contact's one primary company, `false` a secondary one; left out, a new link is
     primary when the contact has no primary company yet and an existing one keeps its flag."""
 

@@ -42,7 +42,7 @@ def build(c: Container) -> APIRouter:
         # Optional: a PUT with no body links with the default options.
         body: s.CompanyLinkOptions = _DEFAULT,
     ) -> Response:
-        primary = None if body is None else body.primary
+        primary = None if body is None else body.is_primary
         cmd = LinkCompanyCommand(principal(request), contact_id, company_id, primary)
         plan = await c.link_company.execute(cmd)
         link = plan.link

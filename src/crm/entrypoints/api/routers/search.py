@@ -33,6 +33,8 @@ from crm.entrypoints.api.views import json_response
 Q = Annotated[str | None, Query(min_length=1, max_length=sf.MAX_Q, description=s.Q_TEXT)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=1024)]
+# The body is optional: none at all searches like `{}` (every record, default sort).
+_CONTACTS, _COMPANIES, _DEALS = s.ContactSearch(), s.CompanySearch(), s.DealSearch()
 CSV: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The matching records as CSV (RFC 4180, UTF-8), streamed",
@@ -51,8 +53,12 @@ def _page(found: Found[Any], item: Callable[[Any], dict[str, Any]]) -> Response:
     return json_response({"data": [item(i) for i in found.items], "next_cursor": found.next_cursor})
 
 
-def _command(request: Request, body: s.SearchBody, q: str | None, **page: Any) -> SearchCommand:
-    return SearchCommand(principal(request), body.model_dump(), q, **page)
+def _command(
+    request: Request, body: s.SearchBody | None, q: str | None, **page: Any
+) -> SearchCommand:
+    # No body searches with the defaults, like `{}`.
+    filters = {} if body is None else body.model_dump()
+    return SearchCommand(principal(request), filters, q, **page)
 
 
 def _csv(name: str, lines: Any) -> Response:
@@ -75,8 +81,8 @@ def build(c: Container) -> APIRouter:
         responses=found,
     )
     async def search_contacts(
-        body: s.ContactSearch,
         request: Request,
+        body: s.ContactSearch = _CONTACTS,
         q: Q = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -94,8 +100,8 @@ def build(c: Container) -> APIRouter:
         responses=found,
     )
     async def search_companies(
-        body: s.CompanySearch,
         request: Request,
+        body: s.CompanySearch = _COMPANIES,
         q: Q = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -113,7 +119,11 @@ def build(c: Container) -> APIRouter:
         responses=found,
     )
     async def search_deals(
-        body: s.DealSearch, request: Request, q: Q = None, limit: Limit = 50, cursor: Cursor = None
+        request: Request,
+        body: s.DealSearch = _DEALS,
+        q: Q = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Response:
         cmd = _command(request, body, q, limit=limit, cursor=cursor)
         return _page(await deals.execute(cmd), deal_dict)
@@ -127,7 +137,9 @@ def build(c: Container) -> APIRouter:
         description=s.describe_export("contact"),
         responses={**found, **CSV},
     )
-    async def export_contacts(body: s.ContactSearch, request: Request, q: Q = None) -> Response:
+    async def export_contacts(
+        request: Request, body: s.ContactSearch = _CONTACTS, q: Q = None
+    ) -> Response:
         export = await contacts.export(_command(request, body, q))
         return _csv("contacts", csv_lines(Contact, export))
 
@@ -140,7 +152,9 @@ def build(c: Container) -> APIRouter:
         description=s.describe_export("company"),
         responses={**found, **CSV},
     )
-    async def export_companies(body: s.CompanySearch, request: Request, q: Q = None) -> Response:
+    async def export_companies(
+        request: Request, body: s.CompanySearch = _COMPANIES, q: Q = None
+    ) -> Response:
         export = await companies.export(_command(request, body, q))
         return _csv("companies", csv_lines(Company, export))
 
@@ -153,7 +167,7 @@ def build(c: Container) -> APIRouter:
         description=s.describe_export("deal"),
         responses={**found, **CSV},
     )
-    async def export_deals(body: s.DealSearch, request: Request, q: Q = None) -> Response:
+    async def export_deals(request: Request, body: s.DealSearch = _DEALS, q: Q = None) -> Response:
         export = await deals.export(_command(request, body, q))
         return _csv("deals", csv_lines(Deal, export))
 

@@ -123,12 +123,14 @@ class CompanyPage(BaseModel):
 
 
 class CompanyLinkOptions(BaseModel):
-    """How to link: leave `primary` out to keep an existing link's flag (a new link becomes
+    """How to link: leave `is_primary` out to keep an existing link's flag (a new link becomes
     primary when the contact has no primary company)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"primary": True}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"is_primary": True}]}
+    )
 
-    primary: bool | None = Field(
+    is_primary: bool | None = Field(
         None,
         description="true: the contact's one primary company (the previous one stops being "
         "primary); false: a secondary company",
