@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins browsers may call from"
     )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$",
+        description="The API's base URL as clients reach it (`servers` of /openapi.json); "
+        "unset = the origin each request came to",
+    )
     firebase_project_id: str | None = Field(
         None, description="Firebase project whose ID tokens sign people in; unset = API keys only"
     )

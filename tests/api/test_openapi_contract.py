@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from crm import bootstrap
+from crm.entrypoints.api.app import create_app
 from crm.entrypoints.cli import openapi_text
+from crm.settings import Settings
 from tests.support.openapi_lint import lint
 
-COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "openapi.json"
+REDOCLY = ROOT / "sdk" / "typescript" / "node_modules" / ".bin" / "redocly"
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +99,57 @@ def _op(doc: dict[str, Any], path: str = "/v1/contacts", method: str = "post") -
             "accepts unknown fields",
         ),
         (lambda d: d["components"]["schemas"]["ContactUpdate"].pop("examples"), "no example"),
+        (lambda d: d.pop("servers"), "no servers"),
+        (lambda d: _op(d, "/v1/contacts/{contact_id}", "get")["responses"].pop("304"), "304"),
+        (
+            lambda d: _op(d, "/v1/contacts/{contact_id}", "get").update(parameters=[]),
+            "If-None-Match",
+        ),
+        (lambda d: _op(d, "/v1/contacts/{contact_id}", "delete")["responses"].pop("400"), "400"),
     ],
 )
 def test_the_linter_catches(doc: dict[str, Any], change: Any, expected: str) -> None:
     found = _broken(doc, change)
     assert any(expected in line for line in found), found
+
+
+def test_redocly_finds_no_error_with_its_recommended_rules(tmp_path: Path) -> None:
+    if not REDOCLY.exists():
+        pytest.fail(f"{REDOCLY} is missing: run `npm ci` in sdk/typescript (needs node)")
+    document = tmp_path / "openapi.json"
+    document.write_text(openapi_text())
+    env = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
+    result = subprocess.run(  # noqa: S603 - the project's own pinned binary
+        [str(REDOCLY), "lint", str(document), "--extends=recommended", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    errors = [p for p in report["problems"] if p["severity"] == "error"]
+    assert (report["totals"]["errors"], errors) == (0, []), result.stderr
+
+
+def test_the_committed_document_names_no_deployment(doc: dict[str, Any]) -> None:
+    assert [s["url"] for s in doc["servers"]] == ["/"]
+
+
+async def _served_servers(**settings: Any) -> tuple[list[str], httpx.Response]:
+    values = Settings(_env_file=None, database_url=None, redis_url=None, **settings)
+    app = create_app(bootstrap.build(values, storage=bootstrap.memory_storage()))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://api.acme.example") as c:
+        served = await c.get("/openapi.json")
+        return [s["url"] for s in served.json()["servers"]], await c.get("/")
+
+
+async def test_the_served_document_names_this_deployment() -> None:
+    urls, _ = await _served_servers()
+    assert urls == ["https://api.acme.example"]
+    urls, root = await _served_servers(public_url="https://crm.acme.example/api/")
+    assert urls == ["https://crm.acme.example/api"]
+    assert (root.status_code, root.headers["location"]) == (307, "/docs")
+    with pytest.raises(ValueError, match="public_url"):
+        Settings(_env_file=None, public_url="crm.acme.example")

@@ -27,6 +27,8 @@ def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]
 
 def lint(doc: dict[str, Any]) -> list[str]:
     problems: list[str] = []
+    if not doc.get("servers"):
+        problems.append("no servers: SDK generators would guess the base URL")
     ids = Counter(op.get("operationId") for _, _, op in operations(doc))
     problems += [f"duplicate operationId {i!r}" for i, n in ids.items() if i and n > 1]
     for path, method, op in operations(doc):
@@ -54,7 +56,24 @@ def _operation(doc: dict[str, Any], path: str, method: str, op: dict[str, Any]) 
     missing = sorted(_expected_problems(doc, path, method, op) - set(responses))
     if missing:
         out.append(f"does not document the problems {', '.join(missing)}")
+    return out + _conditional(method, op)
+
+
+def _conditional(method: str, op: dict[str, Any]) -> list[str]:
+    """A read that sends an ETag answers If-None-Match with 304 (and says so)."""
+    responses = op.get("responses", {})
+    if method != "get" or "ETag" not in responses.get("200", {}).get("headers", {}):
+        return []
+    out = []
+    if "If-None-Match" not in _header_names(op):
+        out.append("sends an ETag but takes no If-None-Match")
+    if "ETag" not in responses.get("304", {}).get("headers", {}):
+        out.append("sends an ETag but documents no 304 with the ETag")
     return out
+
+
+def _header_names(op: dict[str, Any]) -> set[str]:
+    return {p["name"] for p in op.get("parameters", []) if p.get("in") == "header"}
 
 
 def _request_body(doc: dict[str, Any], op: dict[str, Any]) -> list[str]:
@@ -78,6 +97,8 @@ def _request_body(doc: dict[str, Any], op: dict[str, Any]) -> list[str]:
 
 def _response(status: str, response: dict[str, Any]) -> list[str]:
     content: dict[str, Any] = response.get("content", {})
+    if status.startswith("3"):
+        return [f"{status} response has a body"] if content else []
     if status.startswith("2"):
         for media_type, body in content.items():
             if "$ref" not in body.get("schema", {"$ref": None}):
@@ -101,7 +122,7 @@ def _expected_problems(doc: dict[str, Any], path: str, method: str, op: dict[str
     if any(p.get("in") == "query" for p in params):
         expected.add("422")
     if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in params):
-        expected.add("412")
+        expected |= {"400", "412"}  # malformed, stale
     if "requestBody" in op:
         expected |= {"400", "413", "415", "422"}
     if method == "post" and secured:

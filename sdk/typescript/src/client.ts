@@ -155,11 +155,11 @@ function contactsApi(client: Client<paths>): ContactsApi {
       return body(await client.GET("/v1/contacts", { params: { query } }));
     },
     async update(contactId, changes, { ifMatch } = {}) {
-      const params = { ...path(contactId), header: { "if-match": ifMatch ?? null } };
+      const params = { ...path(contactId), header: { "If-Match": ifMatch ?? null } };
       return body(await client.PATCH("/v1/contacts/{contact_id}", { params, body: changes }));
     },
     async delete(contactId, { ifMatch } = {}) {
-      const params = { ...path(contactId), header: { "if-match": ifMatch ?? null } };
+      const params = { ...path(contactId), header: { "If-Match": ifMatch ?? null } };
       await client.DELETE("/v1/contacts/{contact_id}", { params });
     },
   };

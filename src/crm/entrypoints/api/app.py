@@ -14,6 +14,7 @@ from crm.entrypoints.api.auth import principal_cache
 from crm.entrypoints.api.cors import Cors
 from crm.entrypoints.api.gateway import Gateway
 from crm.entrypoints.api.idempotency import Idempotency
+from crm.entrypoints.api.route_table import RouteTable
 from crm.entrypoints.api.routers import (
     api_keys,
     batch,
@@ -70,6 +71,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # docs.install serves it, with this deployment in `servers`
         # FastAPI's OpenTelemetry hook costs a provider lookup per request; we export none.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -87,7 +89,9 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     routers += [workspaces, invitations, api_keys, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
-    docs.install(app)
+    docs.install(app, settings.public_url)
+    table = RouteTable(app.router.routes, app.router.default)
+    app.router.default = table.not_found
     app.add_middleware(
         Gateway,
         auth=principal_cache(container),
@@ -96,7 +100,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         # Inside the gateway, which authenticates first: keys are scoped to the credential.
         wrap_posts=lambda inner: Idempotency(inner, store=container.idempotency),
         body_limits={"/v1/imports": settings.import_max_bytes},
+        misrouted=table.refusal,
     )
     if settings.cors_origins:
-        app.add_middleware(Cors, origins=settings.cors_origins)
+        app.add_middleware(Cors, origins=settings.cors_origins, document=app.openapi)
     return app

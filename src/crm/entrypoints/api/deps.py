@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import Header
 from starlette.requests import Request
 
-from crm.domain.errors import FieldError, Unauthenticated, VersionConflict, WorkspaceRequired
+from crm.domain.errors import FieldError, Unauthenticated, WorkspaceRequired
 from crm.domain.model.permissions import Caller, Person, PersonRequired, Principal
+from crm.entrypoints.api.conditional import if_match_version
 from crm.entrypoints.api.gateway import CALLER_KEY, PRINCIPAL_KEY
 from crm.entrypoints.api.schemas.problem import Problem
 
@@ -31,7 +32,15 @@ _PROBLEM_TEXT = {
 }
 
 
-IfMatch = Annotated[str | None, Header(description='ETag from a read, e.g. "3"')]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The ETag from a read, e.g. `"3"`: the write happens only while that is '
+        "still the current version (else 412). Compared strongly (RFC 9110): a weak tag "
+        '`W/"3"` never matches. `*` or no header: unconditional. Malformed: 400.',
+    ),
+]
 # The response header every read or write of a versioned object carries.
 ETAG = {
     "ETag": {
@@ -78,10 +87,6 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """`"3"` (as sent in ETag) to 3; `*` or no header means unconditional."""
-    if value is None or value.strip() == "*":
-        return None
-    tag = value.strip().removeprefix("W/")
-    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
-        return int(tag[1:-1])
-    raise VersionConflict('If-Match must be an ETag this API returned, e.g. "3".')
+    """`"3"` (as sent in ETag) to 3; `*` or no header means unconditional (see conditional.py:
+    a malformed header is a 400, a weak tag a 412)."""
+    return if_match_version(value)

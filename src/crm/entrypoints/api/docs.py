@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
+import orjson
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import Response
 
 from crm.entrypoints.api.problems import PROBLEM_MEDIA_TYPE
 from crm.entrypoints.api.schemas.shared import COMPONENTS
@@ -46,8 +49,34 @@ NOT_FOUND = {
 }
 
 
-def install(app: FastAPI) -> None:
+# The committed document names no deployment: a relative URL is the origin the document is
+# served from (OpenAPI 3.1, section 4.8.5). Served live, it names CRM_PUBLIC_URL or the origin
+# the request came to.
+RELATIVE_SERVER = {
+    "url": "/",
+    "description": "The origin this document is served from (GET /openapi.json of a "
+    "deployment names it); give an SDK your deployment's URL",
+}
+_SERVER_MARK = "\0server\0"
+
+
+def install(app: FastAPI, public_url: str | None = None) -> None:
+    """/docs, /redoc, /openapi.json (with the deployment in `servers`), and / redirecting to
+    /docs."""
     app.mount("/docs/static", StaticFiles(directory=STATIC), name="docs-static")
+
+    @app.get("/", include_in_schema=False)
+    async def home(request: Request) -> RedirectResponse:
+        return RedirectResponse(request.scope.get("root_path", "") + "/docs", status_code=307)
+
+    served: list[bytes] = []
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json(request: Request) -> Response:
+        if not served:
+            served.extend(_split_at_server(app.openapi()))
+        url = (public_url or str(request.base_url)).rstrip("/")
+        return Response(served[0] + orjson.dumps(url) + served[1], media_type="application/json")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
@@ -85,6 +114,13 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _split_at_server(doc: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The document's JSON around its server URL, so each request only fills that in."""
+    live = {**doc, "servers": [{"url": _SERVER_MARK, "description": "This deployment"}]}
+    head, tail = orjson.dumps(live).split(orjson.dumps(_SERVER_MARK), 1)
+    return head, tail
+
+
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -111,13 +147,30 @@ IDEMPOTENCY_PROBLEMS = {
 }
 
 
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        'ETags the caller holds, e.g. `"3"`: when one is the current version the answer is '
+        '`304 Not Modified` with no body. Compared weakly (RFC 9110): `W/"3"` matches too, '
+        "and `*` matches any version."
+    ),
+    "schema": {"type": "string", "maxLength": 1024},
+    "example": '"3"',
+}
+NOT_MODIFIED_TEXT = "Not modified: If-None-Match names the current version (no body)"
+MALFORMED_IF_MATCH = "; `invalid_if_match`: If-Match is not `*` or one entity tag"
+
+
 def _polish(doc: dict[str, Any]) -> dict[str, Any]:
     """Bearer auth on every operation but the probes; problems as application/problem+json;
-    Idempotency-Key on every POST."""
+    Idempotency-Key on every POST; If-None-Match on reads with an ETag; a relative server."""
     components = doc.setdefault("components", {})
     components.setdefault("securitySchemes", {})["apiKey"] = SECURITY_SCHEME
     components.setdefault("schemas", {}).update(COMPONENTS)
     doc["security"] = [{"apiKey": []}]
+    doc["servers"] = [RELATIVE_SERVER]
     for item in doc["paths"].values():
         for method, operation in item.items():
             operation_id = operation.get("operationId")
@@ -127,11 +180,29 @@ def _polish(doc: dict[str, Any]) -> dict[str, Any]:
                 _in_a_workspace(operation)
             if method == "post":
                 _idempotent(operation)
+            _conditional(method, operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if int(status) >= 400 and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
     return doc
+
+
+def _conditional(method: str, operation: dict[str, Any]) -> None:
+    """A read with an ETag takes If-None-Match (304); a write with If-Match documents its 400."""
+    responses = operation.setdefault("responses", {})
+    etag = responses.get("200", {}).get("headers", {}).get("ETag")
+    if method == "get" and etag is not None:
+        operation.setdefault("parameters", []).append(IF_NONE_MATCH)
+        responses["304"] = {"description": NOT_MODIFIED_TEXT, "headers": {"ETag": etag}}
+    names = {p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"}
+    if "if-match" in names:
+        problem = {"$ref": "#/components/schemas/Problem"}
+        text = responses.get("400", {}).get("description", "Malformed request")
+        responses["400"] = {
+            "description": text + MALFORMED_IF_MATCH,
+            "content": {"application/json": {"schema": problem}},
+        }
 
 
 def _in_a_workspace(operation: dict[str, Any]) -> None:

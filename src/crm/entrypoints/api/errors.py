@@ -14,11 +14,13 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from crm.domain import errors as e
+from crm.entrypoints.api.conditional import InvalidIfMatch
 from crm.entrypoints.api.problems import REQUEST_ID_KEY, problem_response
 
 log = logging.getLogger("crm.api")
 
 STATUS_BY_ERROR: tuple[tuple[type[e.DomainError], int], ...] = (
+    (InvalidIfMatch, 400),
     (e.NotFound, 404),
     (e.VersionConflict, 412),
     (e.Conflict, 409),

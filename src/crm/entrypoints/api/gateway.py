@@ -26,7 +26,7 @@ from crm.ports.rate_limiter import RateLimitDecision, RateLimiter
 log = logging.getLogger("crm.api")
 PRINCIPAL_KEY = "crm.principal"
 CALLER_KEY = "crm.caller"
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -53,8 +53,11 @@ class Gateway:
         max_body_bytes: int,
         wrap_posts: Callable[[ASGIApp], ASGIApp] | None = None,
         body_limits: Mapping[str, int] | None = None,
+        misrouted: Callable[[Scope], ASGIApp | None] = lambda _: None,
     ) -> None:
         self.app, self.auth, self.limiter, self.max_body = app, auth, limiter, max_body_bytes
+        # Asked only before a refusal: a method the path does not take is a 405 for anyone.
+        self.misrouted = misrouted
         # Paths that take larger bodies than JSON routes (file uploads), with their own limit.
         self.body_limits = dict(body_limits or {})
         self.post_app = app if wrap_posts is None else wrap_posts(app)
@@ -83,6 +86,7 @@ class Gateway:
         if refusal is None and not _is_public(path):
             refusal = await self._admit(scope, headers, extra)
         if refusal is not None:
+            refusal = self.misrouted(scope) or refusal
             await refusal(scope, receive, send_with_headers)
             return
         app = self.post_app if scope["method"] == "POST" else self.app

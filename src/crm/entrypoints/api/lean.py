@@ -12,31 +12,59 @@ both kinds of route alike.
 Supported endpoint parameters: path, query and header parameters of scalar types, at most
 one JSON body, and `request: Request`. Anything else (dependencies, cookies, forms, list
 query parameters) is refused when the route is built, never silently ignored.
+
+A path parameter typed `UUID` matches only a UUID-shaped segment (the `id` convertor), so an
+id never swallows a literal sibling: `/v1/invitations/accept` is not an invitation id. The
+OpenAPI path stays `{invitation_id}`. A GET whose response carries an ETag answers 304 to an
+If-None-Match naming it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
+from uuid import UUID
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from crm.entrypoints.api.conditional import not_modified
 from crm.entrypoints.api.inputs import nul_in_body, nul_in_parameters, per_item_fields
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _JSON_TYPES = ("application/json", "application/problem+json")
 
 
+class IdConvertor(Convertor[str]):
+    """A UUID in any form pydantic reads (any case, with or without hyphens, braces or the
+    `urn:uuid:` prefix); pydantic still parses it."""
+
+    regex = "(?:urn:uuid:)?[{]?" + "-?".join(f"[0-9A-Fa-f]{{{n}}}" for n in (8, 4, 4, 4, 12))
+    regex += "[}]?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+
 class LeanRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
+        _match_ids_only(self)
         # FastAPI wraps the handler in exit stacks for `yield` dependencies, which a lean
         # route refuses to have; exceptions go straight to the app's handlers.
         self.app = _asgi(self.get_route_handler())
@@ -44,14 +72,25 @@ class LeanRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         plan = _Plan(self)
         endpoint = self.endpoint
+        conditional = "GET" in (self.methods or ())
 
         async def handler(request: Request) -> Response:
             response = await endpoint(**await plan.arguments(request))
             if not isinstance(response, Response):
                 raise TypeError(f"{self.name} must return a Response (serialize once)")
-            return response
+            return not_modified(request, response) if conditional else response
 
         return handler
+
+
+def _match_ids_only(route: APIRoute) -> None:
+    """Recompile the path with the `id` convertor for its UUID parameters."""
+    ids = {p.alias for p in route.dependant.path_params if p.field_info.annotation is UUID}
+    if not ids:
+        return
+    typed = re.sub(r"{(\w+)}", lambda m: f"{{{m[1]}:id}}" if m[1] in ids else m[0], route.path)
+    # `path` stays as declared (and documented); matching and url_path_for use the rest.
+    route.path_regex, route.path_format, route.param_convertors = compile_path(typed)
 
 
 def _asgi(handler: Handler) -> ASGIApp:
