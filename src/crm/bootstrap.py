@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -71,7 +71,7 @@ from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.dead_letters import DeadLetters
 from crm.domain.use_cases.delete_contact import DeleteContact
-from crm.domain.use_cases.deliver_events import EventDelivery
+from crm.domain.use_cases.deliver_events import EventDelivery, Loop
 from crm.domain.use_cases.event_handlers import HandlerRegistry
 from crm.domain.use_cases.get_contact import GetContact
 from crm.domain.use_cases.import_runner import Batch
@@ -87,6 +87,7 @@ from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
 from crm.ports.companies import CompanyReader
 from crm.ports.credentials import CredentialInvalidation
 from crm.ports.deals import DealReader, PipelineReader
+from crm.ports.delivery import Handler
 from crm.ports.health import HealthCheck
 from crm.ports.idempotency import IdempotencyStore
 from crm.ports.identity import IdentityVerifier
@@ -379,10 +380,14 @@ def build_queue(settings: Settings) -> tuple[MessageQueue, list[Hook], list[Hook
     return queue, [queue.open], [queue.close]
 
 
-def build_handlers(settings: Settings) -> HandlerRegistry:
-    """The event handlers, plus those `CRM_WORKER_HANDLERS` names (`module:function`, each
-    called with the registry)."""
+def build_handlers(
+    settings: Settings, subscribed: Sequence[tuple[str, Handler]] = ()
+) -> HandlerRegistry:
+    """The event handlers (`subscribed`: pattern and handler), plus those
+    `CRM_WORKER_HANDLERS` names (`module:function`, each called with the registry)."""
     registry = HandlerRegistry()
+    for pattern, handler in subscribed:
+        registry.subscribe(pattern, handler)
     for spec in settings.worker_handlers:
         module, _, function = spec.partition(":")
         getattr(importlib.import_module(module), function)(registry)
@@ -390,23 +395,28 @@ def build_handlers(settings: Settings) -> HandlerRegistry:
 
 
 def build_events_out(
-    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, queue: MessageQueue | None
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    queue: MessageQueue | None,
+    subscribed: Sequence[tuple[str, Handler]] = (),
+    loops: Sequence[Loop] = (),
 ) -> EventsOut:
-    """The queue's client opens at start (no network until first used); the relay and the
-    consumers start with the container only under CRM_WORKER_IN_PROCESS (`crm dev`): `crm
-    worker` runs them itself."""
+    """The queue's client opens at start (no network until first used); the relay, the
+    consumers and the other `loops` of the worker start with the container only under
+    CRM_WORKER_IN_PROCESS (`crm dev`): `crm worker` runs them itself."""
     opens: list[Hook] = []
     closes: list[Hook] = []
     if queue is None:
         queue, opens, closes = build_queue(settings)
-    handlers = build_handlers(settings)
+    handlers = build_handlers(settings, subscribed)
     relay = RelayOutbox(uow, queue, clock, settings.relay_batch_size)
     options = ConsumerOptions(
         wait_seconds=settings.sqs_wait_seconds,
         visibility_timeout=settings.sqs_visibility_timeout_seconds,
     )
     consumer = ConsumeEvents(queue, uow, clock, handlers, options)
-    delivery = EventDelivery(relay, consumer, settings.worker_consumers)
+    delivery = EventDelivery(relay, consumer, settings.worker_consumers, loops=loops)
     retention = settings.outbox_retention_days
     purge = PurgeOutbox(
         uow,

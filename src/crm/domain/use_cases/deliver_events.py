@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from contextvars import Context
+from typing import Protocol
 
 from crm.domain.use_cases.consume_events import ConsumeEvents
 from crm.domain.use_cases.relay_outbox import RelayOutbox
@@ -13,11 +15,19 @@ from crm.domain.use_cases.relay_outbox import RelayOutbox
 log = logging.getLogger("crm.worker")
 
 
+class Loop(Protocol):
+    """Another loop of the worker (webhook deliveries, reminders): runs until `stop` is set."""
+
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
 class EventDelivery:
     """The relay and `consumers` receive loops, as tasks of this process (`crm worker`, or the
-    API process of `crm dev`). `stop` lets received messages finish for up to
-    `grace_seconds`; what is cut short is received again elsewhere after its visibility
-    timeout."""
+    API process of `crm dev`), plus any other `loops` of the worker. `stop` lets received
+    messages finish for up to `grace_seconds`; what is cut short is received again elsewhere
+    after its visibility timeout."""
 
     def __init__(
         self,
@@ -25,8 +35,9 @@ class EventDelivery:
         consumer: ConsumeEvents,
         consumers: int = 1,
         grace_seconds: float = 10.0,
+        loops: Sequence[Loop] = (),
     ) -> None:
-        self._relay, self._consumer = relay, consumer
+        self._relay, self._consumer, self._loops = relay, consumer, tuple(loops)
         self._consumers, self._grace = consumers, grace_seconds
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -42,6 +53,10 @@ class EventDelivery:
                 self._consumer.run(self._stop), name=f"consumer-{n}", context=Context()
             )
             for n in range(self._consumers)
+        ]
+        self._tasks += [
+            asyncio.create_task(loop.run(self._stop), name=loop.name, context=Context())
+            for loop in self._loops
         ]
 
     async def stop(self) -> None:
