@@ -23,6 +23,7 @@ from crm.ports.repositories import (
     WorkspaceRepository,
 )
 from crm.ports.tasks import TaskRepository
+from crm.ports.webhooks import WebhookDeliveryRepository, WebhookSubscriptionRepository
 
 
 class UnitOfWork(Protocol):
@@ -46,6 +47,8 @@ class UnitOfWork(Protocol):
     merges: MergeRepository
     outbox_delivery: OutboxDelivery
     processed_events: ProcessedEvents
+    webhook_subscriptions: WebhookSubscriptionRepository
+    webhook_deliveries: WebhookDeliveryRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -22,6 +22,8 @@ from crm.domain.model.note import Note
 from crm.domain.model.pipeline import Pipeline
 from crm.domain.model.tags import Tag
 from crm.domain.model.task import Task
+from crm.domain.model.webhook_deliveries import WebhookDelivery
+from crm.domain.model.webhooks import WebhookSubscription
 from crm.domain.model.workspace import ApiKey, Member, User, Workspace
 
 
@@ -53,6 +55,9 @@ class MemoryState:
     # Events out (#14): when each outbox event was published; (handler, event id) -> handled at.
     published: dict[UUID, datetime] = field(default_factory=dict)
     processed_events: dict[tuple[str, UUID], datetime] = field(default_factory=dict)
+    # Webhooks (#14): subscriptions and deliveries by id.
+    webhook_subscriptions: dict[UUID, WebhookSubscription] = field(default_factory=dict)
+    webhook_deliveries: dict[UUID, WebhookDelivery] = field(default_factory=dict)
 
 
 class MemoryStore:

@@ -17,6 +17,10 @@ from crm.adapters.memory.merges import InMemoryMergeRepository
 from crm.adapters.memory.notes import InMemoryNoteRepository
 from crm.adapters.memory.state import MemoryStore
 from crm.adapters.memory.tasks import InMemoryTaskRepository
+from crm.adapters.memory.webhooks import (
+    InMemoryWebhookDeliveryRepository,
+    InMemoryWebhookSubscriptionRepository,
+)
 from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
@@ -35,6 +39,7 @@ from crm.ports.repositories import (
     WorkspaceRepository,
 )
 from crm.ports.tasks import TaskRepository
+from crm.ports.webhooks import WebhookDeliveryRepository, WebhookSubscriptionRepository
 
 
 class InMemoryUnitOfWork:
@@ -70,6 +75,12 @@ class InMemoryUnitOfWork:
         self.merges: MergeRepository = InMemoryMergeRepository(self._state)
         self.outbox_delivery: OutboxDelivery = InMemoryOutboxDelivery(self._state)
         self.processed_events: ProcessedEvents = InMemoryProcessedEvents(self._state)
+        self.webhook_subscriptions: WebhookSubscriptionRepository = (
+            InMemoryWebhookSubscriptionRepository(self._state)
+        )
+        self.webhook_deliveries: WebhookDeliveryRepository = InMemoryWebhookDeliveryRepository(
+            self._state
+        )
         return self
 
     async def __aexit__(

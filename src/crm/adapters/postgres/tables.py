@@ -605,3 +605,75 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"name": "gin_trgm_ops"},
 )
+
+# --- webhooks (#14 item 2, migration 0010) -------------------------------------------------
+# The signing secrets are stored as they are: a receiver verifies with the same secret, so
+# the service must be able to sign with it (a hash would not do).
+webhook_subscription = Table(
+    "webhook_subscription",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "workspace_id",
+        UUID(as_uuid=True),
+        ForeignKey("workspace.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("url", Text, nullable=False),
+    Column("event_types", ARRAY(Text), nullable=False),
+    Column("fields", ARRAY(Text)),
+    Column("description", Text),
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
+    _ts("previous_secret_expires_at", nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    _ts("disabled_at", nullable=True),
+    _ts("failing_since", nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("cardinality(event_types) > 0", name="event_types_not_empty"),
+    Index("ix_webhook_subscription_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+)
+
+# One row per (subscription, event); the body is the JSON sent, made once. Due rows are
+# claimed FOR UPDATE SKIP LOCKED through the partial index on pending ones.
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("workspace_id", UUID(as_uuid=True), nullable=False),
+    Column(
+        "subscription_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook_subscription.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    _ts("next_attempt_at", nullable=True),
+    _ts("give_up_at"),
+    _ts("last_attempt_at", nullable=True),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer),
+    Column("error", Text),
+    _ts("created_at"),
+    UniqueConstraint("subscription_id", "event_id"),
+    CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+    Index(
+        "ix_webhook_delivery_subscription_id_created_at_id",
+        "subscription_id",
+        "created_at",
+        "id",
+    ),
+    Index(
+        "ix_webhook_delivery_due",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_webhook_delivery_created_at", "created_at"),
+)

@@ -25,6 +25,10 @@ from crm.adapters.postgres.errors import (
 from crm.adapters.postgres.merges import SqlMergeRepository
 from crm.adapters.postgres.notes import SqlNoteRepository
 from crm.adapters.postgres.tasks import SqlTaskRepository
+from crm.adapters.postgres.webhooks import (
+    SqlWebhookDeliveryRepository,
+    SqlWebhookSubscriptionRepository,
+)
 from crm.ports.batch import BatchStores
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
@@ -43,6 +47,7 @@ from crm.ports.repositories import (
     WorkspaceRepository,
 )
 from crm.ports.tasks import TaskRepository
+from crm.ports.webhooks import WebhookDeliveryRepository, WebhookSubscriptionRepository
 
 joined_transaction: ContextVar[AsyncConnection | None] = ContextVar(
     "crm_joined_transaction", default=None
@@ -104,6 +109,12 @@ class SqlAlchemyUnitOfWork:
         self.merges: MergeRepository = SqlMergeRepository(self._conn)
         self.outbox_delivery: OutboxDelivery = SqlOutboxDelivery(self._conn)
         self.processed_events: ProcessedEvents = SqlProcessedEvents(self._conn)
+        self.webhook_subscriptions: WebhookSubscriptionRepository = (
+            SqlWebhookSubscriptionRepository(self._conn)
+        )
+        self.webhook_deliveries: WebhookDeliveryRepository = SqlWebhookDeliveryRepository(
+            self._conn
+        )
         return self
 
     async def __aexit__(
