@@ -11,6 +11,11 @@ from crm.ports.deals import DealLinkRepository, DealRepository, PipelineReposito
 from crm.ports.delivery import OutboxDelivery, ProcessedEvents
 from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
+from crm.ports.push import (
+    DeviceRepository,
+    NotificationSettingsRepository,
+    ReminderRepository,
+)
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
@@ -49,6 +54,9 @@ class UnitOfWork(Protocol):
     processed_events: ProcessedEvents
     webhook_subscriptions: WebhookSubscriptionRepository
     webhook_deliveries: WebhookDeliveryRepository
+    devices: DeviceRepository
+    notification_settings: NotificationSettingsRepository
+    reminders: ReminderRepository
 
     async def __aenter__(self) -> Self: ...
 

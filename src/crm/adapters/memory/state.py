@@ -20,6 +20,7 @@ from crm.domain.model.invitation import Invitation
 from crm.domain.model.merging import Tombstone
 from crm.domain.model.note import Note
 from crm.domain.model.pipeline import Pipeline
+from crm.domain.model.push import Device, NotificationSettings, TaskReminder
 from crm.domain.model.tags import Tag
 from crm.domain.model.task import Task
 from crm.domain.model.webhook_deliveries import WebhookDelivery
@@ -58,6 +59,11 @@ class MemoryState:
     # Webhooks (#14): subscriptions and deliveries by id.
     webhook_subscriptions: dict[UUID, WebhookSubscription] = field(default_factory=dict)
     webhook_deliveries: dict[UUID, WebhookDelivery] = field(default_factory=dict)
+    # Push notifications (#14): devices by id, settings by user id, reminders by
+    # (task id, due time, user id).
+    devices: dict[UUID, Device] = field(default_factory=dict)
+    notification_settings: dict[UUID, NotificationSettings] = field(default_factory=dict)
+    task_reminders: dict[tuple[UUID, datetime, UUID], TaskReminder] = field(default_factory=dict)
 
 
 class MemoryStore:

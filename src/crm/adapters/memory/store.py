@@ -15,6 +15,11 @@ from crm.adapters.memory.batch import InMemoryBatchStores
 from crm.adapters.memory.delivery import InMemoryOutboxDelivery, InMemoryProcessedEvents
 from crm.adapters.memory.merges import InMemoryMergeRepository
 from crm.adapters.memory.notes import InMemoryNoteRepository
+from crm.adapters.memory.push import (
+    InMemoryDeviceRepository,
+    InMemoryNotificationSettingsRepository,
+    InMemoryReminderRepository,
+)
 from crm.adapters.memory.state import MemoryStore
 from crm.adapters.memory.tasks import InMemoryTaskRepository
 from crm.adapters.memory.webhooks import (
@@ -27,6 +32,11 @@ from crm.ports.deals import DealLinkRepository, DealRepository, PipelineReposito
 from crm.ports.delivery import OutboxDelivery, ProcessedEvents
 from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
+from crm.ports.push import (
+    DeviceRepository,
+    NotificationSettingsRepository,
+    ReminderRepository,
+)
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
@@ -81,6 +91,11 @@ class InMemoryUnitOfWork:
         self.webhook_deliveries: WebhookDeliveryRepository = InMemoryWebhookDeliveryRepository(
             self._state
         )
+        self.devices: DeviceRepository = InMemoryDeviceRepository(self._state)
+        self.notification_settings: NotificationSettingsRepository = (
+            InMemoryNotificationSettingsRepository(self._state)
+        )
+        self.reminders: ReminderRepository = InMemoryReminderRepository(self._state)
         return self
 
     async def __aexit__(

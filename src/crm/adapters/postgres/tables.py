@@ -677,3 +677,63 @@ webhook_delivery = Table(
     ),
     Index("ix_webhook_delivery_created_at", "created_at"),
 )
+
+# --- push notifications (#14 item 4, migration 0011) ------------------------------------------
+# A device is an FCM registration token of one app install; it belongs to one person (the last
+# to register it), across their workspaces, so the token is unique on its own.
+device = Table(
+    "device",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "user_id",
+        UUID(as_uuid=True),
+        ForeignKey("user_account.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("token", Text, nullable=False, unique=True),
+    Column("platform", Text, nullable=False),
+    Column("app_version", Text),
+    _ts("created_at"),
+    _ts("updated_at"),
+    CheckConstraint("platform IN ('ios', 'android', 'web')", name="platform"),
+    Index("ix_device_user_id_created_at_id", "user_id", "created_at", "id"),
+)
+
+# Per person; no row means the defaults (nothing muted, 15 minutes). The lead time index
+# lets the reminder planner find the few people whose lead is longer than the default.
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column(
+        "user_id",
+        UUID(as_uuid=True),
+        ForeignKey("user_account.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("muted", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("reminder_lead_minutes", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    _ts("updated_at"),
+    CheckConstraint(
+        "reminder_lead_minutes BETWEEN 0 AND 10080", name="reminder_lead_minutes_range"
+    ),
+    Index("ix_notification_settings_reminder_lead_minutes", "reminder_lead_minutes"),
+)
+
+# One reminder per (task, due time, assignee): rescheduling or reassigning a task makes a new
+# one, and the key keeps two schedulers from planning it twice. Planned rows (sent_at null)
+# are claimed FOR UPDATE SKIP LOCKED and marked sent in the same transaction as the claim.
+task_reminder = Table(
+    "task_reminder",
+    metadata,
+    Column("task_id", UUID(as_uuid=True), ForeignKey("task.id", ondelete="CASCADE")),
+    _ts("due_at"),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("workspace_id", UUID(as_uuid=True), nullable=False),
+    _ts("remind_at"),
+    _ts("sent_at", nullable=True),
+    PrimaryKeyConstraint("task_id", "due_at", "user_id"),
+    Index("ix_task_reminder_unsent", "remind_at", postgresql_where=text("sent_at IS NULL")),
+    Index("ix_task_reminder_due_at", "due_at"),
+)

@@ -24,6 +24,11 @@ from crm.adapters.postgres.errors import (
 )
 from crm.adapters.postgres.merges import SqlMergeRepository
 from crm.adapters.postgres.notes import SqlNoteRepository
+from crm.adapters.postgres.push import (
+    SqlDeviceRepository,
+    SqlNotificationSettingsRepository,
+    SqlReminderRepository,
+)
 from crm.adapters.postgres.tasks import SqlTaskRepository
 from crm.adapters.postgres.webhooks import (
     SqlWebhookDeliveryRepository,
@@ -35,6 +40,11 @@ from crm.ports.deals import DealLinkRepository, DealRepository, PipelineReposito
 from crm.ports.delivery import OutboxDelivery, ProcessedEvents
 from crm.ports.merges import MergeRepository
 from crm.ports.notes import NoteRepository
+from crm.ports.push import (
+    DeviceRepository,
+    NotificationSettingsRepository,
+    ReminderRepository,
+)
 from crm.ports.repositories import (
     ApiKeyRepository,
     ContactRepository,
@@ -115,6 +125,11 @@ class SqlAlchemyUnitOfWork:
         self.webhook_deliveries: WebhookDeliveryRepository = SqlWebhookDeliveryRepository(
             self._conn
         )
+        self.devices: DeviceRepository = SqlDeviceRepository(self._conn)
+        self.notification_settings: NotificationSettingsRepository = (
+            SqlNotificationSettingsRepository(self._conn)
+        )
+        self.reminders: ReminderRepository = SqlReminderRepository(self._conn)
         return self
 
     async def __aexit__(
