@@ -20,6 +20,7 @@ from crm.adapters.memory.imports import InMemoryImportJobs
 from crm.adapters.memory.mailer import InMemoryMailer
 from crm.adapters.memory.merges import InMemoryTombstoneReader
 from crm.adapters.memory.notes import InMemoryNoteReader
+from crm.adapters.memory.push import InMemoryPushSender
 from crm.adapters.memory.queue import InMemoryMessageQueue
 from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
@@ -72,15 +73,18 @@ from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.dead_letters import DeadLetters
 from crm.domain.use_cases.delete_contact import DeleteContact
 from crm.domain.use_cases.deliver_events import EventDelivery, Loop
+from crm.domain.use_cases.devices import DeviceUseCases
 from crm.domain.use_cases.event_handlers import HandlerRegistry
 from crm.domain.use_cases.get_contact import GetContact
 from crm.domain.use_cases.import_runner import Batch
 from crm.domain.use_cases.imports import ImportUseCases
 from crm.domain.use_cases.list_contacts import ListContacts
+from crm.domain.use_cases.notify import Notifier, push_handlers
 from crm.domain.use_cases.purge_outbox import PurgeOutbox
 from crm.domain.use_cases.relay_outbox import RelayOutbox
 from crm.domain.use_cases.sales import SalesUseCases
 from crm.domain.use_cases.search import SearchUseCases
+from crm.domain.use_cases.task_reminders import SendTaskReminders
 from crm.domain.use_cases.update_contact import UpdateContact
 from crm.domain.use_cases.workspace_directory import ListAllWorkspaces
 from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
@@ -96,6 +100,7 @@ from crm.ports.mailer import Mailer
 from crm.ports.merges import TombstoneReader
 from crm.ports.message_queue import MessageQueue
 from crm.ports.notes import NoteReader
+from crm.ports.push import PushSender
 from crm.ports.rate_limiter import RateLimiter
 from crm.ports.repositories import ApiKeyReader, ContactReader, CustomFieldReader, TagReader
 from crm.ports.search import RecordSearch
@@ -195,6 +200,10 @@ class Container:
     health_checks: list[HealthCheck]
     events: EventsOut
     """Delivery of committed events: relay, consumers and handlers, dead letters, purge."""
+    devices: DeviceUseCases
+    """A person's devices and notification settings."""
+    push: PushSender
+    reminders: SendTaskReminders
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
 
@@ -242,9 +251,7 @@ class Storage:
     on_stop: list[Hook]
 
 
-def postgres_storage(
-    url: str, pool_size: int, timeouts: DatabaseTimeouts | None = None
-) -> Storage:
+def postgres_storage(url: str, pool_size: int, timeouts: DatabaseTimeouts | None = None) -> Storage:
     timeouts = timeouts or DatabaseTimeouts()
     engine = create_engine(url, pool_size=pool_size, timeouts=timeouts)
     pool = ReadPool(asyncpg_dsn(url), max_size=pool_size, timeouts=timeouts)
@@ -353,6 +360,21 @@ def build_identity(settings: Settings, clock: Clock) -> tuple[IdentityVerifier, 
     return verifier, [verifier.close]
 
 
+def build_push_sender(settings: Settings) -> tuple[PushSender, list[Hook]]:
+    """Firebase Cloud Messaging when enabled; else notifications are logged (development)."""
+    if not settings.fcm_enabled or settings.firebase_project_id is None:
+        return InMemoryPushSender(log=True), []
+    from crm.adapters.firebase.messaging import FirebasePushSender
+
+    credentials = settings.firebase_credentials_file
+    sender = FirebasePushSender(
+        settings.firebase_project_id,
+        credentials_file=None if credentials is None else str(credentials),
+        fcm_url=settings.fcm_url,
+    )
+    return sender, [sender.close]
+
+
 def build_mailer(settings: Settings) -> tuple[Mailer, list[Hook]]:
     """Mailchimp Transactional when a key is configured; else mail is logged (development)."""
     if settings.mailchimp_api_key is None:
@@ -454,6 +476,7 @@ def build(
     identity: IdentityVerifier | None = None,
     mailer: Mailer | None = None,
     queue: MessageQueue | None = None,
+    push: PushSender | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`; tests may pass any of the others."""
     if storage is None:
@@ -489,7 +512,12 @@ def build(
     imports = ImportUseCases.build(storage.uow, clock, ids, importers, TempCsvFiles(), import_jobs)
     uow = storage.uow
     sender = (uow, clock, ids, tokens, mailer, delivery)
-    events = build_events_out(settings, uow, clock, queue)
+    push_closers: list[Hook] = []
+    if push is None:
+        push, push_closers = build_push_sender(settings)
+    notified = push_handlers(Notifier(uow, push), storage.tasks, storage.deals)
+    reminders = SendTaskReminders(uow, push, clock, poll_seconds=settings.reminder_poll_seconds)
+    events = build_events_out(settings, uow, clock, queue, subscribed=notified, loops=[reminders])
     return Container(
         settings=settings,
         clock=clock,
@@ -568,6 +596,9 @@ def build(
         ),
         health_checks=storage.health_checks + limiter_checks,
         events=events,
+        devices=DeviceUseCases.build(uow, clock, ids),
+        push=push,
+        reminders=reminders,
         on_start=[*storage.on_start, *guard_starts, *events.on_start],
         # Hooks stop in reverse: running imports are cancelled (and marked) before the
         # stores they write to close.
@@ -576,6 +607,7 @@ def build(
             limiter.close,
             *guard_stops,
             *closers,
+            *push_closers,
             *import_closers,
             imports.runner.stop,
             *events.on_stop,

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
         None, ge=1, description="crm outbox purge: published events older go; unset = keep all"
     )
     processed_event_retention_days: int = Field(14, ge=14)
+    # Push notifications (#14 item 4): Firebase Cloud Messaging, task reminders.
+    fcm_enabled: bool = Field(
+        False, description="Send push notifications through FCM (CRM_FIREBASE_PROJECT_ID)"
+    )
+    fcm_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s?#]+/?$",
+        description="Base URL of a local FCM stand-in (tests); refused in production",
+    )
+    reminder_poll_seconds: float = Field(
+        10.0, gt=0, le=300, description="How often the worker looks for task reminders due"
+    )
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -141,6 +153,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _fcm_needs_a_project(self) -> Settings:
+        if self.fcm_enabled and self.firebase_project_id is None:
+            raise ValueError("CRM_FCM_ENABLED needs CRM_FIREBASE_PROJECT_ID (the FCM project).")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:
         if self.env is Environment.PRODUCTION:
             if self.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
@@ -153,4 +171,6 @@ class Settings(BaseSettings):
                 raise ValueError("CRM_MAILCHIMP_API_KEY is required in production (invitations).")
             if self.firebase_auth_emulator_host is not None:
                 raise ValueError("CRM_FIREBASE_AUTH_EMULATOR_HOST accepts unsigned tokens.")
+            if self.fcm_url is not None:
+                raise ValueError("CRM_FCM_URL sends push notifications elsewhere than FCM.")
         return self

@@ -175,6 +175,17 @@ async def _import(api: Api, a: WorkspaceA) -> Made:
     return Made(iid, (iid, name, bad), f"/v1/imports/{iid}")
 
 
+async def _device(api: Api, a: WorkspaceA) -> Made:
+    """A's owner's phone: devices belong to a person, so B's people and keys never reach it."""
+    token = f"alpha-fcm-{uuid.uuid4().hex}"
+    r = await api.client.post(
+        "/v1/devices", json={"token": token, "platform": "ios"}, headers=a.owner
+    )
+    assert r.status_code == 201, r.text
+    did = r.json()["id"]
+    return Made(did, (did, token), f"/v1/devices/{did}")
+
+
 FACTORIES: dict[str, Factory] = {
     "contact_id": _contact,
     "workspace_id": _workspace,
@@ -190,6 +201,7 @@ FACTORIES: dict[str, Factory] = {
     "note_id": _note,
     "task_id": _task,
     "import_id": _import,
+    "device_id": _device,
 }
 
 # A valid body for each route that takes one, so that the answer is about the object and

@@ -23,6 +23,7 @@ from crm.entrypoints.api.routers import (
     contacts,
     custom_fields,
     deals,
+    devices,
     health,
     imports,
     invitations,
@@ -86,7 +87,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     routers += [search]
     routers += [tags, imports]
     routers += [timeline]
-    routers += [workspaces, invitations, api_keys, health]
+    routers += [workspaces, invitations, api_keys, devices, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
     docs.install(app, settings.public_url)

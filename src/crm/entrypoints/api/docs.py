@@ -22,6 +22,8 @@ STATIC = Path(fastapi_offline.__file__).parent / "static"
 PUBLIC_OPERATIONS = {"getHealth", "getReadiness"}
 # A signed-in person calls these without naming a workspace.
 PERSONAL_OPERATIONS = {"createWorkspace", "listWorkspaces", "getWorkspace", "acceptInvitation"}
+PERSONAL_OPERATIONS |= {"registerDevice", "listDevices", "getDevice", "deleteDevice"}
+PERSONAL_OPERATIONS |= {"getNotificationSettings", "updateNotificationSettings"}
 SECURITY_SCHEME = {
     "type": "http",
     "scheme": "bearer",
