@@ -308,3 +308,12 @@ class TagDeleted(DomainEvent):
 
     topic: ClassVar[str] = "tag.deleted"
     aggregate_type: ClassVar[str] = "tag"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookSubscriptionDisabled(DomainEvent):
+    """The service stopped delivering to a subscription (410 Gone, or failing for days).
+    `payload`: url, reason (`gone` or `failing`), failing_since. Admins are emailed."""
+
+    topic: ClassVar[str] = "webhook_subscription.disabled"
+    aggregate_type: ClassVar[str] = "webhook_subscription"

@@ -61,6 +61,8 @@ class Action(enum.StrEnum):
     MANAGE_BILLING = "manage_billing"
     READ_AUDIT = "read_audit"
     """The workspace's audit log (who did what)."""
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    """Webhook subscriptions, their secrets and their delivery logs."""
 
 
 _EVERYONE = frozenset(
@@ -85,6 +87,7 @@ _ADMINS = _EVERYONE | {
     Action.MANAGE_CUSTOM_FIELDS,
     Action.MANAGE_BILLING,
     Action.READ_AUDIT,
+    Action.MANAGE_WEBHOOKS,
 }
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
@@ -118,6 +121,7 @@ SCOPE_FOR: dict[Action, Scope | Literal["every key"] | None] = {
     Action.MANAGE_TAGS: Scope.ADMIN,
     Action.MANAGE_BILLING: Scope.ADMIN,
     Action.READ_AUDIT: Scope.ADMIN,
+    Action.MANAGE_WEBHOOKS: Scope.ADMIN,
 }
 """The scope table: the scope a key needs for each action (None: only people, never keys)."""
 

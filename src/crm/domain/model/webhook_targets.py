@@ -24,6 +24,8 @@ _METADATA: Final = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
 _SHARED: Final = ipaddress.ip_network("100.64.0.0/10")
+_PROTOCOL: Final = ipaddress.ip_network("192.0.0.0/24")
+"""IETF protocol assignments: never a web server (the standard library calls a few global)."""
 _NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
@@ -78,6 +80,7 @@ _KINDS = (
     (lambda a: a.is_link_local, "a link-local address"),
     (lambda a: a.is_multicast, "a multicast address"),
     (lambda a: isinstance(a, ipaddress.IPv4Address) and a in _SHARED, "a shared (CGNAT) address"),
+    (lambda a: isinstance(a, ipaddress.IPv4Address) and a in _PROTOCOL, "a reserved address"),
     (lambda a: a.is_private, "a private address"),
     (lambda a: a.is_reserved, "a reserved address"),
     (lambda a: not a.is_global, "a non-public address"),

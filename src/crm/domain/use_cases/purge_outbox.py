@@ -18,12 +18,14 @@ CHUNK = 1000
 class Purged:
     events: int
     processed: int
+    deliveries: int = 0
 
 
 class PurgeOutbox:
     """Deletes published outbox events older than `retention` with their timeline rows (the
     timeline and the audit log then reach back that far; None keeps every event), and the
-    records of handled events older than `processed_retention`. Unpublished events stay."""
+    records of handled events older than `processed_retention`, and finished webhook
+    deliveries older than `deliveries_retention` (the delivery log). Unpublished events stay."""
 
     def __init__(
         self,
@@ -32,8 +34,10 @@ class PurgeOutbox:
         retention: timedelta | None,
         processed_retention: timedelta,
         chunk: int = CHUNK,
+        deliveries_retention: timedelta | None = None,
     ) -> None:
         self._uow, self._clock, self._chunk = uow, clock, chunk
+        self._deliveries_retention = deliveries_retention
         self._retention, self._processed_retention = retention, processed_retention
 
     async def execute(self) -> Purged:
@@ -42,7 +46,10 @@ class PurgeOutbox:
         if self._retention is not None:
             events = await self._in_chunks(_published_events, now - self._retention)
         processed = await self._in_chunks(_processed, now - self._processed_retention)
-        return Purged(events, processed)
+        deliveries = 0
+        if self._deliveries_retention is not None:
+            deliveries = await self._in_chunks(_deliveries, now - self._deliveries_retention)
+        return Purged(events, processed, deliveries)
 
     async def _in_chunks(self, purge: _Purge, before: datetime) -> int:
         total = 0
@@ -61,3 +68,7 @@ async def _published_events(tx: UnitOfWork, before: datetime, limit: int) -> int
 
 async def _processed(tx: UnitOfWork, before: datetime, limit: int) -> int:
     return await tx.processed_events.purge(before, limit)
+
+
+async def _deliveries(tx: UnitOfWork, before: datetime, limit: int) -> int:
+    return await tx.webhook_deliveries.purge(before, limit)
