@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from crm.adapters.firebase.identity import FirebaseIdentityVerifier
+from crm.adapters.http.webhook_sender import HttpxWebhookSender
 from crm.adapters.localfs.csv_files import TempCsvFiles
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
 from crm.adapters.memory.companies import InMemoryCompanyReader
@@ -53,8 +54,11 @@ from crm.adapters.redis.rate_limiter import RedisRateLimiter
 from crm.adapters.sqs.client import SqsEndpoint
 from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
+from crm.adapters.system.resolver import SystemResolver
 from crm.domain.model.imports import ImportObject
 from crm.domain.model.invitation import InvitationTokens
+from crm.domain.model.webhook_deliveries import RetryPolicy
+from crm.domain.model.webhook_targets import TargetPolicy
 from crm.domain.model.workspace import ApiKeySecrets
 from crm.domain.use_cases import batch, notes
 from crm.domain.use_cases import companies as co
@@ -66,6 +70,8 @@ from crm.domain.use_cases import members as mem
 from crm.domain.use_cases import merge_records as merging
 from crm.domain.use_cases import tasks as tk
 from crm.domain.use_cases import timeline as tl
+from crm.domain.use_cases import webhook_deliveries as whd
+from crm.domain.use_cases import webhook_subscriptions as whs
 from crm.domain.use_cases.authenticate import Authenticate
 from crm.domain.use_cases.consume_events import ConsumeEvents, ConsumerOptions
 from crm.domain.use_cases.create_contact import CreateContact
@@ -73,6 +79,7 @@ from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.dead_letters import DeadLetters
 from crm.domain.use_cases.delete_contact import DeleteContact
 from crm.domain.use_cases.deliver_events import EventDelivery, Loop
+from crm.domain.use_cases.deliver_webhooks import DeliverWebhooks, DeliveryOptions
 from crm.domain.use_cases.devices import DeviceUseCases
 from crm.domain.use_cases.event_handlers import HandlerRegistry
 from crm.domain.use_cases.get_contact import GetContact
@@ -86,6 +93,7 @@ from crm.domain.use_cases.sales import SalesUseCases
 from crm.domain.use_cases.search import SearchUseCases
 from crm.domain.use_cases.task_reminders import SendTaskReminders
 from crm.domain.use_cases.update_contact import UpdateContact
+from crm.domain.use_cases.webhook_fanout import EmailWebhookDisabled, StoredRecords, WebhookFanOut
 from crm.domain.use_cases.workspace_directory import ListAllWorkspaces
 from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
 from crm.ports.companies import CompanyReader
@@ -108,8 +116,9 @@ from crm.ports.system import Clock, IdGenerator
 from crm.ports.tasks import TaskReader
 from crm.ports.timeline import EventReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
+from crm.ports.webhooks import HostResolver
 from crm.ports.workspace_directory import WorkspaceDirectory
-from crm.settings import Settings
+from crm.settings import Environment, Settings
 
 Hook = Callable[[], Awaitable[None]]
 IdempotencyFactory = Callable[[Clock, timedelta], IdempotencyStore]
@@ -200,6 +209,8 @@ class Container:
     health_checks: list[HealthCheck]
     events: EventsOut
     """Delivery of committed events: relay, consumers and handlers, dead letters, purge."""
+    webhooks: Webhooks
+    """Webhook subscriptions, their deliveries and the worker's delivery loop."""
     devices: DeviceUseCases
     """A person's devices and notification settings."""
     push: PushSender
@@ -226,6 +237,23 @@ class EventsOut:
     dead_letters: DeadLetters
     purge: PurgeOutbox
     on_start: list[Hook]
+    on_stop: list[Hook]
+
+
+@dataclass
+class Webhooks:
+    create: whs.CreateWebhookSubscription
+    list_all: whs.ListWebhookSubscriptions
+    get: whs.GetWebhookSubscription
+    update: whs.UpdateWebhookSubscription
+    delete: whs.DeleteWebhookSubscription
+    rotate_secret: whs.RotateWebhookSecret
+    list_deliveries: whd.ListWebhookDeliveries
+    retry_delivery: whd.RetryWebhookDelivery
+    ping: whd.SendWebhookPing
+    deliver: DeliverWebhooks
+    """The worker's loop (`crm worker`, and `crm dev` in process)."""
+    subscribed: list[tuple[str, Handler]]
     on_stop: list[Hook]
 
 
@@ -375,6 +403,49 @@ def build_push_sender(settings: Settings) -> tuple[PushSender, list[Hook]]:
     return sender, [sender.close]
 
 
+def build_webhooks(
+    settings: Settings,
+    storage: Storage,
+    clock: Clock,
+    ids: IdGenerator,
+    mailer: Mailer,
+    resolver: HostResolver | None = None,
+) -> Webhooks:
+    """Private targets (and http) only where allowed; http also in development."""
+    uow, resolver = storage.uow, resolver or SystemResolver()
+    allow_http = settings.webhook_allow_private or settings.env is Environment.DEVELOPMENT
+    targets = whs.WebhookTargets(TargetPolicy(settings.webhook_allow_private, allow_http), resolver)
+    policy = RetryPolicy(
+        window=timedelta(hours=settings.webhook_retry_hours),
+        disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+    )
+    sender = HttpxWebhookSender(
+        resolver, targets.policy, settings.webhook_timeout_seconds, settings.webhook_concurrency
+    )
+    lease = timedelta(seconds=settings.webhook_timeout_seconds + 50)
+    options = DeliveryOptions(concurrency=settings.webhook_concurrency, lease=lease)
+    deliver = DeliverWebhooks(uow, clock, ids, sender, policy, options)
+    s = storage
+    records = StoredRecords(s.contacts, s.companies, s.deals, s.pipelines, s.notes, s.tasks)
+    return Webhooks(
+        create=whs.CreateWebhookSubscription(uow, clock, ids, targets),
+        list_all=whs.ListWebhookSubscriptions(uow),
+        get=whs.GetWebhookSubscription(uow),
+        update=whs.UpdateWebhookSubscription(uow, clock, targets),
+        delete=whs.DeleteWebhookSubscription(uow),
+        rotate_secret=whs.RotateWebhookSecret(uow, clock),
+        list_deliveries=whd.ListWebhookDeliveries(uow),
+        retry_delivery=whd.RetryWebhookDelivery(uow, clock, policy, deliver.wake),
+        ping=whd.SendWebhookPing(uow, clock, ids, policy, deliver.wake),
+        deliver=deliver,
+        subscribed=[
+            ("*", WebhookFanOut(records, clock, ids, policy)),
+            ("webhook_subscription.disabled", EmailWebhookDisabled(uow, mailer)),
+        ],
+        on_stop=[sender.close],
+    )
+
+
 def build_mailer(settings: Settings) -> tuple[Mailer, list[Hook]]:
     """Mailchimp Transactional when a key is configured; else mail is logged (development)."""
     if settings.mailchimp_api_key is None:
@@ -445,6 +516,7 @@ def build_events_out(
         clock,
         None if retention is None else timedelta(days=retention),
         timedelta(days=settings.processed_event_retention_days),
+        deliveries_retention=timedelta(days=settings.webhook_delivery_retention_days),
     )
     on_start, on_stop = opens, closes
     if settings.worker_in_process:
@@ -477,6 +549,7 @@ def build(
     mailer: Mailer | None = None,
     queue: MessageQueue | None = None,
     push: PushSender | None = None,
+    resolver: HostResolver | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`; tests may pass any of the others."""
     if storage is None:
@@ -517,7 +590,15 @@ def build(
         push, push_closers = build_push_sender(settings)
     notified = push_handlers(Notifier(uow, push), storage.tasks, storage.deals)
     reminders = SendTaskReminders(uow, push, clock, poll_seconds=settings.reminder_poll_seconds)
-    events = build_events_out(settings, uow, clock, queue, subscribed=notified, loops=[reminders])
+    webhooks = build_webhooks(settings, storage, clock, ids, mailer, resolver)
+    events = build_events_out(
+        settings,
+        uow,
+        clock,
+        queue,
+        subscribed=[*notified, *webhooks.subscribed],
+        loops=[reminders, webhooks.deliver],
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -596,6 +677,7 @@ def build(
         ),
         health_checks=storage.health_checks + limiter_checks,
         events=events,
+        webhooks=webhooks,
         devices=DeviceUseCases.build(uow, clock, ids),
         push=push,
         reminders=reminders,
@@ -610,6 +692,7 @@ def build(
             *push_closers,
             *import_closers,
             imports.runner.stop,
+            *webhooks.on_stop,
             *events.on_stop,
         ],
     )

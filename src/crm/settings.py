@@ -112,6 +112,25 @@ class Settings(BaseSettings):
         None, ge=1, description="crm outbox purge: published events older go; unset = keep all"
     )
     processed_event_retention_days: int = Field(14, ge=14)
+    # Outbound webhooks (#14 item 2): /v1/webhook-subscriptions, delivered by the worker.
+    webhook_allow_private: bool = Field(
+        False,
+        description="Deliver to private, loopback and other internal addresses, and accept "
+        "http URLs (tests, development); refused in production",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="Longest a delivery attempt may take, all included"
+    )
+    webhook_retry_hours: int = Field(
+        72, ge=24, le=24 * 14, description="How long a failing delivery is retried"
+    )
+    webhook_disable_after_hours: int = Field(
+        72, ge=1, le=24 * 14, description="Failing this long since its last success: disabled"
+    )
+    webhook_concurrency: int = Field(32, ge=1, le=1000, description="POSTs in flight per worker")
+    webhook_delivery_retention_days: int = Field(
+        30, ge=1, description="crm outbox purge: finished deliveries older than this go"
+    )
     # Push notifications (#14 item 4): Firebase Cloud Messaging, task reminders.
     fcm_enabled: bool = Field(
         False, description="Send push notifications through FCM (CRM_FIREBASE_PROJECT_ID)"
@@ -171,6 +190,8 @@ class Settings(BaseSettings):
                 raise ValueError("CRM_MAILCHIMP_API_KEY is required in production (invitations).")
             if self.firebase_auth_emulator_host is not None:
                 raise ValueError("CRM_FIREBASE_AUTH_EMULATOR_HOST accepts unsigned tokens.")
+            if self.webhook_allow_private:
+                raise ValueError("CRM_WEBHOOK_ALLOW_PRIVATE would let webhooks reach internals.")
             if self.fcm_url is not None:
                 raise ValueError("CRM_FCM_URL sends push notifications elsewhere than FCM.")
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -9,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from crm.adapters.memory.resolver import StaticResolver
+from tests.integration.test_webhook_delivery import world_on
 from tests.support.live import live_server
+from tests.support.webhook_receiver import webhook_receiver
 
 SDK = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
 STEPS = ("create", "idempotency keys", "get", "list", "patch", "stale patch", "delete")
@@ -83,3 +88,35 @@ def test_the_journey_runs_against_a_live_server(
     for step in STEPS:
         assert f"ok {step}:" in result.stdout, output
     assert "journey complete" in result.stdout, output
+
+
+async def test_verify_webhook_checks_a_real_delivery(built_sdk: Path, tmp_path: Path) -> None:
+    """The SDK's verifyWebhook (compiled with it) on a delivery a real receiver got, signed
+    with two secrets after a rotation."""
+    world = world_on(StaticResolver())
+    with webhook_receiver() as receiver:
+        who = await world.workspace()
+        sub, old = await world.subscribe(who, url=receiver.url)
+        _, new = await world.rotate.execute(who, sub)
+        await world.ping.execute(who, sub)
+        await world.deliver.execute()
+        (got,) = await receiver.wait_for(1)
+    await world.sender.close()
+    case = tmp_path / "case.json"
+    header = got.headers["CRM-Signature"]
+    case.write_text(
+        json.dumps({"body": got.body.decode(), "header": header, "secret": new, "old_secret": old})
+    )
+    node = shutil.which("node") or "node"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [node, str(built_sdk.parent / "webhook_check.js"), str(case)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = f"{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, output
+    assert "ok the rotated-out secret verifies too" in result.stdout, output
+    assert "webhook checks complete" in result.stdout, output

@@ -101,26 +101,28 @@ def aws_create_resources() -> None:
 
 @outbox_app.command("purge")
 def outbox_purge() -> None:
-    """Delete published events past CRM_OUTBOX_RETENTION_DAYS (with their timeline rows) and
-    processed-event records past CRM_PROCESSED_EVENT_RETENTION_DAYS. Run it daily."""
+    """Delete published events past CRM_OUTBOX_RETENTION_DAYS (with their timeline rows),
+    processed-event records past CRM_PROCESSED_EVENT_RETENTION_DAYS and finished webhook
+    deliveries past CRM_WEBHOOK_DELIVERY_RETENTION_DAYS. Run it daily."""
     settings = _database_settings()
 
-    async def purge() -> tuple[int, int]:
+    async def purge() -> tuple[int, int, int]:
         container = bootstrap.build(settings)
         await container.start()
         try:
             done = await container.events.purge.execute()
         finally:
             await container.stop()
-        return done.events, done.processed
+        return done.events, done.processed, done.deliveries
 
-    events, processed = _port_call(purge)
+    events, processed, deliveries = _port_call(purge)
     kept = settings.outbox_retention_days
     if kept is None:
         typer.echo("CRM_OUTBOX_RETENTION_DAYS is unset: every event is kept (the audit log).")
     else:
         typer.echo(f"purged {events} published event(s) older than {kept} days")
     typer.echo(f"purged {processed} processed-event record(s)")
+    typer.echo(f"purged {deliveries} finished webhook delivery(ies)")
 
 
 def _worker_settings() -> Settings:

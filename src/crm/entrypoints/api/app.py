@@ -34,6 +34,7 @@ from crm.entrypoints.api.routers import (
     tags,
     tasks,
     timeline,
+    webhooks,
     workspaces,
 )
 from crm.settings import Settings
@@ -87,7 +88,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     routers += [search]
     routers += [tags, imports]
     routers += [timeline]
-    routers += [workspaces, invitations, api_keys, devices, health]
+    routers += [workspaces, invitations, api_keys, webhooks, devices, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
     docs.install(app, settings.public_url)
