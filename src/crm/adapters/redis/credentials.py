@@ -25,6 +25,7 @@ logger = logging.getLogger("crm.credentials")
 
 CHANNEL = "crm:credential-changes"
 _FAILURES = (RedisError, OSError, TimeoutError)
+_STOP_WITHIN = 2.0
 
 
 class RedisCredentialInvalidation:
@@ -46,6 +47,7 @@ class RedisCredentialInvalidation:
         self._task: asyncio.Task[None] | None = None
         self._backoff = 0.05
         self._failing = False
+        self._stopping = False
         self.subscribed = asyncio.Event()
         """Set while this process is subscribed (tests wait for it)."""
 
@@ -78,16 +80,19 @@ class RedisCredentialInvalidation:
             self._task = asyncio.create_task(self._listen_forever(), name="credential-changes")
 
     async def stop(self) -> None:
-        """Stop listening and close the client."""
+        """Stop listening and close the client, within a bound: redis-py may swallow a
+        cancellation that lands inside a read, and a shutdown must never hang on it."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=_STOP_WITHIN)
+            if not done:
+                logger.warning("the credential-change listener did not stop; left behind")
             self._task = None
         await self._client.aclose()
 
     async def _listen_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._listen()
             except _FAILURES as exc:
@@ -110,7 +115,7 @@ class RedisCredentialInvalidation:
             # The subscription is confirmed by the first message read: only then is it live.
             await self._read(pubsub)
             self._on_subscribed()
-            while True:
+            while not self._stopping:
                 await self._read(pubsub)
         finally:
             with contextlib.suppress(*_FAILURES):
