@@ -28,6 +28,7 @@ from crm.domain.model.webhooks import (
     parse_subscription,
     patterns_matching,
 )
+from crm.settings import Environment, Settings
 from tests.support.event_world import event
 
 T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -317,3 +318,15 @@ def test_private_targets_and_http_where_allowed() -> None:
     assert TargetPolicy(allow_http=True).check_url("http://hooks.example.com/").port == 80
     target = TargetPolicy().check_url("https://Bücher.example/hook")
     assert (target.host, target.port) == ("xn--bcher-kva.example", 443)
+
+
+def test_private_webhook_targets_are_refused_in_production() -> None:
+    production = {
+        "env": Environment.PRODUCTION,
+        "secret_key": "s" * 40,
+        "database_url": "postgresql+asyncpg://crm@db/crm",
+        "mailchimp_api_key": "md-key",
+    }
+    assert not Settings(_env_file=None, **production).webhook_allow_private  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="CRM_WEBHOOK_ALLOW_PRIVATE"):
+        Settings(_env_file=None, webhook_allow_private=True, **production)  # type: ignore[arg-type]
