@@ -71,6 +71,7 @@ async def test_the_whole_journey(api: Api, db: asyncpg.Connection) -> None:
     stored = await db.fetchrow(
         "SELECT domain, size_band FROM company WHERE id = $1::uuid", body["id"]
     )
+    assert stored is not None
     assert tuple(stored) == ("acme.com", "51-200")
 
     got = await api.client.get(f"/v1/companies/{body['id']}", headers=auth)

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
+from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -64,6 +65,7 @@ async def fuzz_key(fuzz_database: str, redis_url: str) -> str:
         created = await container.create_workspace.execute(CreateWorkspaceCommand("Fuzz"))
     finally:
         await container.stop()
+    assert created.secret is not None  # a key is asked for
     return created.secret
 
 
@@ -76,7 +78,7 @@ def fuzz_app(fuzz_database: str, redis_url: str) -> Iterator[FastAPI]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_schema(fuzz_app: FastAPI) -> Any:
+def fuzz_schema(fuzz_app: FastAPI) -> BaseSchema:
     return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
 
 
@@ -99,7 +101,9 @@ def _operations() -> list[tuple[str, str]]:
 # schemathesis' own `from_fixture` parametrization does not run on pytest 9; this is the same
 # thing spelled out: one test per operation, hypothesis drawing its cases.
 @pytest.mark.parametrize(("path", "method"), _operations())
-def test_every_operation_conforms(path: str, method: str, fuzz_schema: Any, fuzz_key: str) -> None:
+def test_every_operation_conforms(
+    path: str, method: str, fuzz_schema: BaseSchema, fuzz_key: str
+) -> None:
     operation = fuzz_schema[path][method.upper()]
     headers = {"Authorization": f"Bearer {fuzz_key}"}
 
@@ -117,12 +121,12 @@ def test_every_operation_conforms(path: str, method: str, fuzz_schema: Any, fuzz
 
 
 def test_workflows_along_the_documented_links(
-    fuzz_schema: Any, fuzz_key: str, fuzz_database: str
+    fuzz_schema: BaseSchema, fuzz_key: str, fuzz_database: str
 ) -> None:
     """Stateful: create, then get, update and delete what was created (OpenAPI links)."""
     headers = {"Authorization": f"Bearer {fuzz_key}"}
 
-    class Workflows(fuzz_schema.as_state_machine()):  # type: ignore[misc]
+    class Workflows(fuzz_schema.as_state_machine()):  # type: ignore[misc]  # made at run time
         def setup(self) -> None:
             # Every scenario starts from an empty workspace: the cases hypothesis draws from
             # earlier responses must not depend on what earlier scenarios left behind.

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
+from httpx import Response
 
 from tests.support.api import Api, running_api, settings_for_tests
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "request_id", "errors"}
 
 
-def assert_problem(response: object, status: int, code: str) -> dict[str, object]:
-    from httpx import Response
-
-    assert isinstance(response, Response)
+def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = dict(response.json())
@@ -57,7 +58,7 @@ async def test_a_path_id_that_is_not_a_uuid_is_422(api: Api) -> None:
             "source": "path",
             "code": "uuid_parsing",
             "message": body["errors"][0]["message"],
-        }  # type: ignore[index]
+        }
     ]
 
 
@@ -69,7 +70,7 @@ async def test_oversized_bodies_are_413_before_parsing(database_url: str, redis_
             await api.client.post("/v1/contacts", json=big, headers=auth), 413, "payload_too_large"
         )
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(10):
                 yield b" " * 1000
 
@@ -92,14 +93,14 @@ async def test_request_ids_are_echoed_or_made(api: Api) -> None:
 
 
 async def test_an_unexpected_error_is_a_500_that_leaks_nothing(
-    api: Api, caplog: pytest.LogCaptureFixture
+    api: Api, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Broken:
         async def execute(self, *_: object) -> None:
             raise RuntimeError("SELECT password FROM secrets -- crm_sk_supersecret")
 
     auth = await api.key()
-    api.container.get_contact.execute = Broken().execute  # type: ignore[method-assign]
+    monkeypatch.setattr(api.container.get_contact, "execute", Broken().execute)
     r = await api.client.get("/v1/contacts/0190c2a0-0000-7000-8000-000000000000", headers=auth)
     body = assert_problem(r, 500, "internal_error")
     assert "SELECT" not in r.text

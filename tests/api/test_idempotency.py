@@ -86,7 +86,10 @@ async def test_invalid_keys_are_400_problems(api: Api, db: asyncpg.Connection) -
         r = await api.client.post(
             "/v1/contacts",
             json=ADA,
-            headers=[*h.items(), ("Idempotency-Key", bad.encode())],
+            headers=[
+                *((k.encode(), v.encode()) for k, v in h.items()),
+                (b"Idempotency-Key", bad.encode()),
+            ],
         )
         assert r.status_code == 400, bad
         assert r.json()["code"] == "invalid_idempotency_key"

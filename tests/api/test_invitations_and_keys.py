@@ -293,9 +293,7 @@ async def test_an_expired_or_revoked_key_is_refused(api: Api, db: asyncpg.Connec
         headers=owner,
     )
     body = assert_problem(r, 422, "validation_failed")
-    assert [(e["field"], e["code"]) for e in body["errors"]] == [  # type: ignore[attr-defined]
-        ("/expires_at", "in_the_past")
-    ]
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("/expires_at", "in_the_past")]
 
 
 async def test_using_a_key_stamps_last_used_at(api: Api) -> None:

@@ -101,12 +101,14 @@ async def test_merging_two_contacts_moves_everything_to_the_survivor(
         " AND aggregate_id = $1",
         uuid.UUID(s),
     )
+    assert row is not None
     payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
     assert payload["source_id"] == src
     assert payload["moved"] == {"company_links": 1, "deals": 1, "notes": 1, "tasks": 1}
     assert payload["changes"]["last_name"] == {"old": None, "new": "King"}
     assert await db.fetchval("SELECT count(*) FROM contact WHERE id = $1", uuid.UUID(src)) == 0
     grave = await db.fetchrow("SELECT merged_into FROM merged_record WHERE id = $1", uuid.UUID(src))
+    assert grave is not None
     assert str(grave["merged_into"]) == s
 
 

@@ -189,4 +189,5 @@ async def test_bad_note_updates_are_refused(
     refused = await api.client.patch(f"/v1/notes/{note['id']}", json=body, headers=auth)
     assert refused.status_code == 422, refused.text
     stored = await db.fetchrow("SELECT text, version FROM note WHERE id = $1::uuid", note["id"])
+    assert stored is not None
     assert (stored["text"], stored["version"]) == ("Hello", 1)

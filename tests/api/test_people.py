@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -14,15 +15,15 @@ from tests.support.firebase import mint_id_token
 from tests.support.people import PROJECT_ID, auth_emulator, in_workspace, join, owner_of, sign_in
 
 
-def _token(uid: str, **claims: object) -> dict[str, str]:
+def _token(uid: str, **claims: Any) -> dict[str, str]:
     now = datetime.now(UTC)
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "email": f"{uid}@example.com",
         "issued_at": now - timedelta(minutes=1),
         "expires_at": now + timedelta(hours=1),
     }
     values.update(claims)
-    return {"Authorization": f"Bearer {mint_id_token(PROJECT_ID, uid, **values)}"}  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {mint_id_token(PROJECT_ID, uid, **values)}"}
 
 
 async def test_first_sign_in_creates_the_user_from_the_token(

@@ -99,14 +99,17 @@ async def test_configured_origins_get_cors(database_url: str, redis_url: str) ->
 
 def test_cors_origins_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_CORS_ORIGINS", "https://a.example, https://b.example/")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
     monkeypatch.setenv("CRM_CORS_ORIGINS", "")
-    assert Settings(_env_file=None).cors_origins == []  # type: ignore[call-arg]
+    assert Settings(_env_file=None).cors_origins == []
 
 
 async def test_a_failing_write_is_a_500_without_sql_and_keeps_nothing(
-    api: Api, db: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+    api: Api,
+    db: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     class BrokenDatabase:
         async def execute(self, *_: object) -> None:
@@ -117,7 +120,7 @@ async def test_a_failing_write_is_a_500_without_sql_and_keeps_nothing(
             )
 
     auth = {**await api.key(), "Idempotency-Key": "k-500"}
-    api.container.create_contact.execute = BrokenDatabase().execute  # type: ignore[method-assign]
+    monkeypatch.setattr(api.container.create_contact, "execute", BrokenDatabase().execute)
     r = await api.client.post("/v1/contacts", json=ADA, headers=auth)
     body = assert_problem(r, 500, "internal_error")
     assert_api_headers(r)

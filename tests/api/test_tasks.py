@@ -180,6 +180,7 @@ async def test_another_workspace_is_not_found(api: Api, db: asyncpg.Connection) 
         )
         assert answer.status_code == 404, (method, answer.text)
     stored = await db.fetchrow("SELECT title, done_at FROM task WHERE id = $1::uuid", task["id"])
+    assert stored is not None
     assert (stored["title"], stored["done_at"]) == ("Call back", None)
 
 

@@ -18,10 +18,11 @@ from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
 from crm.domain.errors import ContactNotFound, StageNotInPipeline, VersionConflict
 from crm.domain.model.company import Company
-from crm.domain.model.deal import Deal, DealStatus, LinkedObject, StageChange
+from crm.domain.model.contact import Contact
+from crm.domain.model.deal import Deal, DealStatus, LinkedObject, LinkedTo, StageChange
 from crm.domain.model.pipeline import Pipeline, Stage, StageKind, StageSpec
 from crm.domain.model.workspace import Workspace
-from crm.domain.pagination import PageRequest, SortOrder
+from crm.domain.pagination import Page, PageRequest, SortOrder
 from crm.ports.deals import DealFilter, DealReader, PipelineReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from tests.contract.test_persistence_contract import IDS, T0, contact, every_page
@@ -78,10 +79,7 @@ def company(workspace_id: UUID, name: str = "Acme") -> Company:
 
 
 class DealsContract:
-    @pytest_asyncio.fixture
-    async def subject(self) -> AsyncIterator[Subject]:
-        raise NotImplementedError
-        yield
+    """Each subclass provides `subject` for its adapter, from the fixtures that adapter needs."""
 
     async def workspace(self, subject: Subject) -> UUID:
         ws = Workspace(IDS.new_id(), "Acme", T0)
@@ -192,16 +190,17 @@ class DealsContract:
         p, q = pipeline(ws, 0), pipeline(ws, 1)
         made = [deal(p if n % 2 else q, n, stage=n % 3) for n in range(7)]
         for d in made:
-            d.status = (p if d.pipeline_id == p.id else q).stage(d.stage_id).kind  # type: ignore[union-attr]
+            stage = (p if d.pipeline_id == p.id else q).stage(d.stage_id)
+            assert stage is not None
+            d.status = stage.kind
         made[0].tags = ("vip", "renewal")
         await self.add(subject, p, q, *made, pipeline(other))
         for order in SortOrder:
-            seen = await every_page(
-                lambda page, order=order: subject.deals.list(
-                    ws, replace(page, order=order), DealFilter()
-                ),
-                3,
-            )
+
+            async def in_order(page: PageRequest, order: SortOrder = order) -> Page[Deal]:
+                return await subject.deals.list(ws, replace(page, order=order), DealFilter())
+
+            seen = await every_page(in_order, 3)
             expected = [d.id for d in made]
             assert [d.id for d in seen] == (
                 expected[::-1] if order is SortOrder.NEWEST_FIRST else expected
@@ -216,9 +215,11 @@ class DealsContract:
             (DealFilter(tags=("vip",)), [made[0]]),
         ]
         for where, expected_deals in cases:
-            seen = await every_page(
-                lambda page, where=where: subject.deals.list(ws, page, where), 2
-            )
+
+            async def filtered(page: PageRequest, where: DealFilter = where) -> Page[Deal]:
+                return await subject.deals.list(ws, page, where)
+
+            seen = await every_page(filtered, 2)
             assert [d.id for d in seen] == [d.id for d in expected_deals], where
 
     async def test_history_reads_oldest_first_and_goes_with_the_deal(
@@ -244,7 +245,13 @@ class DealsContract:
             await uow.deals.add_history(changes[2:])
             await uow.deals.add_history(changes[:2])
             await uow.commit()
-        seen = await every_page(lambda page: subject.deals.history(ws, d.id, page), 3)  # type: ignore[arg-type,return-value]
+
+        async def history(page: PageRequest) -> Page[StageChange]:
+            found = await subject.deals.history(ws, d.id, page)
+            assert found is not None
+            return found
+
+        seen = await every_page(history, 3)
         assert seen == changes
         assert await subject.deals.history(await self.workspace(subject), d.id, OLDEST) is None
         async with subject.uow() as uow:
@@ -361,7 +368,13 @@ class DealsContract:
         with pytest.raises(ContactNotFound):
             async with subject.uow() as uow:
                 await uow.deal_links.link(LinkedObject.CONTACT, ws, d.id, eve.id, T0)
-        contacts = await every_page(lambda page: subject.deals.contacts_of(ws, d.id, page), 1)  # type: ignore[arg-type,return-value]
+
+        async def contacts_of(page: PageRequest) -> Page[LinkedTo[Contact]]:
+            found = await subject.deals.contacts_of(ws, d.id, page)
+            assert found is not None
+            return found
+
+        contacts = await every_page(contacts_of, 1)
         assert [(x.item.id, x.linked_at) for x in contacts] == [
             (bob.id, T0),
             (ada.id, T0 + timedelta(seconds=1)),

@@ -77,10 +77,7 @@ async def rejection(subject: Subject, token: str, kind: type[Unauthenticated]) -
 
 
 class IdentityVerifierContract:
-    @pytest_asyncio.fixture
-    async def subject(self) -> AsyncIterator[Subject]:
-        raise NotImplementedError
-        yield
+    """Each subclass provides `subject` for its adapter, from the fixtures that adapter needs."""
 
     async def test_a_valid_token_proves_the_identity(self, subject: Subject) -> None:
         assert await subject.verifier.verify(subject.token(ALICE)) == ALICE

@@ -87,9 +87,7 @@ def _as_email(message: dict[str, Any]) -> EmailMessage:
 
 
 class MailerContract:
-    @pytest.fixture
-    def provider(self) -> Provider:
-        raise NotImplementedError
+    """Each subclass provides `provider` for its adapter, from the fixtures that adapter needs."""
 
     async def test_a_sent_message_gets_a_provider_id(self, provider: Provider) -> None:
         first = await provider.mailer.send(INVITE)

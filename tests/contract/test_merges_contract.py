@@ -44,10 +44,7 @@ class Subject:
 
 
 class MergeContract:
-    @pytest_asyncio.fixture
-    async def subject(self) -> AsyncIterator[Subject]:
-        raise NotImplementedError
-        yield
+    """Each subclass provides `subject` for its adapter, from the fixtures that adapter needs."""
 
     @pytest_asyncio.fixture
     async def ws(self, subject: Subject) -> UUID:

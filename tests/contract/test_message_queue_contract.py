@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import pytest_asyncio
@@ -37,9 +37,7 @@ async def receive_all(
 
 
 class MessageQueueContract:
-    @pytest.fixture
-    def queue(self) -> MessageQueue:
-        raise NotImplementedError
+    """Each subclass provides `queue` for its adapter, from the fixtures that adapter needs."""
 
     async def test_sent_messages_arrive_once_each_with_a_first_receive_count(
         self, queue: MessageQueue
@@ -140,10 +138,11 @@ class TestSqsErrors:
     ) -> None:
         async with open_client(sqs_endpoint) as sqs:
             await sqs.create_queue(QueueName="crm-test-no-redrive")
-        for name, call in (
+        calls: list[tuple[str, Callable[[SqsMessageQueue], Awaitable[object]]]] = [
             ("crm-test-never-made", lambda q: q.send(messages("x"))),
             ("crm-test-no-redrive", lambda q: q.dead_letters(1)),
-        ):
+        ]
+        for name, call in calls:
             queue = SqsMessageQueue(name, sqs_endpoint)
             await queue.open()
             try:

@@ -47,10 +47,7 @@ def note(workspace_id: UUID, record_id: UUID, n: int = 0, **fields: Any) -> Note
 
 
 class NoteContract:
-    @pytest_asyncio.fixture
-    async def subject(self) -> AsyncIterator[Subject]:
-        raise NotImplementedError
-        yield
+    """Each subclass provides `subject` for its adapter, from the fixtures that adapter needs."""
 
     @pytest_asyncio.fixture
     async def workspace(self, subject: Subject) -> UUID:

@@ -124,10 +124,7 @@ async def every_page(fetch: Callable[[PageRequest], Awaitable[Page[T]]], limit: 
 
 
 class PersistenceContract:
-    @pytest_asyncio.fixture
-    async def subject(self) -> AsyncIterator[Subject]:
-        raise NotImplementedError
-        yield
+    """Each subclass provides `subject` for its adapter, from the fixtures that adapter needs."""
 
     @pytest_asyncio.fixture
     async def workspace(self, subject: Subject) -> UUID:
@@ -373,6 +370,7 @@ class PersistenceContract:
             for u in (me, colleague):
                 await uow.users.add(u)
             for m in joined:
+                assert m.role is not None
                 await uow.members.add(Member(m.workspace.id, me.id, m.role, m.joined_at))
             await uow.members.add(Member(spaces[3].id, colleague.id, Role.OWNER, T0))
             await uow.commit()

@@ -52,10 +52,7 @@ def event(
 
 
 class TimelineContract:
-    @pytest_asyncio.fixture
-    async def subject(self) -> AsyncIterator[Subject]:
-        raise NotImplementedError
-        yield
+    """Each subclass provides `subject` for its adapter, from the fixtures that adapter needs."""
 
     @pytest_asyncio.fixture
     async def workspace(self, subject: Subject) -> UUID:
@@ -135,7 +132,9 @@ class TimelineContract:
         merged = event(ev.ContactMerged, workspace, survivor, 3, source_id=str(source))
         await self.record(subject, before, mine, merged)
         async with subject.uow() as uow:
-            await uow.contacts.remove(await uow.contacts.get_for_update(workspace, source))  # type: ignore[arg-type]
+            gone = await uow.contacts.get_for_update(workspace, source)
+            assert gone is not None
+            await uow.contacts.remove(gone)
             stone = Tombstone(workspace, C, source, survivor, None, T0 + timedelta(seconds=3))
             await uow.merges.bury(stone)
             await uow.commit()

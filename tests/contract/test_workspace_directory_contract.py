@@ -47,10 +47,7 @@ def key(
 
 
 class WorkspaceDirectoryContract:
-    @pytest_asyncio.fixture
-    async def subject(self) -> AsyncIterator[Subject]:
-        raise NotImplementedError
-        yield
+    """Each subclass provides `subject` for its adapter, from the fixtures that adapter needs."""
 
     async def test_every_workspace_oldest_first_with_members_and_usable_keys(
         self, subject: Subject

@@ -4,10 +4,9 @@ stays), and a batch costs the same few statements whatever its size."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from types import TracebackType
-from typing import Any
-from uuid import uuid4
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, Self
+from uuid import UUID, uuid4
 
 import pytest_asyncio
 from sqlalchemy import event, func, select
@@ -19,6 +18,7 @@ from crm.adapters.postgres import tables as t
 from crm.adapters.postgres.engine import create_engine
 from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.system.ids import Uuid7Generator
+from crm.domain.model.contact import Contact
 from crm.domain.model.permissions import ActorKind, Principal, Scope
 from crm.domain.model.workspace import ApiKeySecrets
 from crm.domain.use_cases.batch import (
@@ -30,32 +30,42 @@ from crm.domain.use_cases.batch import (
 )
 from crm.domain.use_cases.create_contact import CreateContact, CreateContactCommand
 from crm.domain.use_cases.create_workspace import CreateWorkspace, CreateWorkspaceCommand
+from crm.ports.batch import BatchStore
 
 IDS, CLOCK, PHONES = Uuid7Generator(), ManualClock(), LibPhoneNumbers()
 
 
-class RacingUnitOfWork:
-    """A unit of work whose first batch lookup lets `rival` commit right after it."""
+class RacingContacts:
+    """The contacts of a batch whose lookup lets `rival` commit right after it."""
 
-    def __init__(self, inner: SqlAlchemyUnitOfWork, rival: Callable[[], Awaitable[None]]):
+    def __init__(self, inner: BatchStore[Contact], rival: Callable[[], Awaitable[None]]):
         self._inner, self._rival = inner, rival
 
-    async def __aenter__(self) -> Any:
-        tx = await self._inner.__aenter__()
-        lock, rival = tx.batch.contacts.lock, self._rival
+    async def lock(
+        self, workspace_id: UUID, ids: Collection[UUID], keys: Mapping[str, Collection[str]]
+    ) -> list[Contact]:
+        found = await self._inner.lock(workspace_id, ids, keys)
+        await self._rival()
+        return found
 
-        async def lock_then_race(*args: Any) -> Any:
-            found = await lock(*args)
-            await rival()
-            return found
+    async def add_many(self, records: Sequence[Contact]) -> None:
+        await self._inner.add_many(records)
 
-        tx.batch.contacts.lock = lock_then_race  # type: ignore[method-assign]
+    async def save_many(self, records: Sequence[Contact]) -> None:
+        await self._inner.save_many(records)
+
+
+class RacingUnitOfWork(SqlAlchemyUnitOfWork):
+    """A unit of work whose batch lookup of contacts lets `rival` commit right after it."""
+
+    def __init__(self, engine: AsyncEngine, rival: Callable[[], Awaitable[None]]):
+        super().__init__(engine)
+        self._rival = rival
+
+    async def __aenter__(self) -> Self:
+        tx = await super().__aenter__()
+        tx.batch.contacts = RacingContacts(tx.batch.contacts, self._rival)
         return tx
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._inner.__aexit__(kind, exc, tb)
 
 
 @pytest_asyncio.fixture
@@ -90,9 +100,9 @@ async def test_a_racing_writer_fails_only_the_items_it_clashes_with(engine: Asyn
         for fields in ({"emails": ["x@x.io"]}, {"first_name": "R", "external_id": "e-9"}):
             await create.execute(CreateContactCommand(who, fields))
 
-    racing = lambda: RacingUnitOfWork(SqlAlchemyUnitOfWork(engine), rival)  # noqa: E731
+    racing = lambda: RacingUnitOfWork(engine, rival)  # noqa: E731
     batch = BatchContacts(racing, CLOCK, IDS, PHONES)
-    items = [
+    items: list[dict[str, Any]] = [
         {"first_name": "Ada", "emails": ["a@x.io"]},
         {"first_name": "Clash", "emails": ["x@x.io", "only-mine@x.io"]},
         {"first_name": "Bo", "emails": ["b@x.io"], "tags": ["t"]},
@@ -152,7 +162,9 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(engine: Async
         await batch.execute(BatchCommand(who, upsert, again, "external_id"))
         upserted = list(sent)
         sent.clear()
-        changes = [{"id": str(r.record.id), "emails": [f"new{n}-{r.index}@x.io"]} for r in made]
+        written = [(r.index, r.record.id) for r in made if r.record is not None]
+        assert len(written) == n
+        changes = [{"id": str(id_), "emails": [f"new{n}-{i}@x.io"]} for i, id_ in written]
         await batch.execute(BatchCommand(who, update, changes))
         per_size[n] = [created, upserted, list(sent)]
     assert per_size[5] == per_size[300]

@@ -54,8 +54,8 @@ async def test_keys_and_tags_in_use_are_defined(empty_database_url: str) -> None
             (other, "contact", "seats", "Seats", "text"),
         ]
         assert {r["archived_at"] for r in defined} == {None}
-        tags = await conn.fetch("SELECT workspace_id, name, version FROM tag ORDER BY name")
-        assert [(r["workspace_id"], r["name"], r["version"]) for r in tags] == [
+        catalogue = await conn.fetch("SELECT workspace_id, name, version FROM tag ORDER BY name")
+        assert [(r["workspace_id"], r["name"], r["version"]) for r in catalogue] == [
             (ws, "emea", 1),
             (ws, "vip", 1),
         ]

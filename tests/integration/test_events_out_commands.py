@@ -15,8 +15,7 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from crm import bootstrap
 from crm.adapters.sqs.client import SqsEndpoint, open_client

@@ -5,8 +5,7 @@ problem (never a deadlock or a 500), and nothing is left half moved."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterable
 from uuid import UUID
 
 import asyncpg
@@ -47,7 +46,7 @@ async def principal(api: Api) -> Principal:
     return caller.principal
 
 
-def failures(results: list[Any]) -> list[BaseException]:
+def failures(results: Iterable[object]) -> list[BaseException]:
     return [r for r in results if isinstance(r, BaseException)]
 
 
@@ -119,12 +118,11 @@ async def test_one_source_into_two_survivors_goes_to_one(api: Api, db: asyncpg.C
     [lost] = failures(results)
     assert isinstance(lost, ContactNotFound), lost
     [won] = [r for r in results if not isinstance(r, BaseException)]
-    counts = dict(
-        await db.fetch(
-            "SELECT record_id, count(*) FROM note WHERE record_id = ANY($1) GROUP BY record_id",
-            [source, one, two],
-        )
+    notes = await db.fetch(
+        "SELECT record_id, count(*) AS n FROM note WHERE record_id = ANY($1) GROUP BY record_id",
+        [source, one, two],
     )
+    counts = {r["record_id"]: r["n"] for r in notes}
     loser = two if won.id == one else one
     assert counts == {won.id: 6, loser: 3}
 

@@ -17,7 +17,7 @@ from crm.domain.model.search import SearchParser
 from crm.domain.model.search_fields import Kind, Operator
 from crm.domain.search_paging import SearchPage
 from crm.ports.search import RecordSearch
-from tests.support.search_world import World, build_world
+from tests.support.search_world import World, build_world, search_of
 from tests.support.stores import postgres
 
 SAMPLES: dict[Kind, list[Any]] = {
@@ -51,7 +51,9 @@ def bodies(world: World, object_type: ObjectType) -> list[dict[str, Any]]:
     parser = SearchParser(object_type, lambda raw: raw, FieldSchema(object_type, world.fields))
     found = []
     for name in fields(world, object_type):
-        kind = parser._lookup(name)[1].kind  # type: ignore[union-attr]
+        looked_up = parser._lookup(name)
+        assert not isinstance(looked_up, str), looked_up
+        kind = looked_up[1].kind
         for operator in sf.OPERATORS[kind]:
             for sample in SAMPLES[kind]:
                 value: Any = {
@@ -66,11 +68,7 @@ def bodies(world: World, object_type: ObjectType) -> list[dict[str, Any]]:
 async def answers(search: RecordSearch, world: World) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for object_type in ObjectType:
-        fetch = {
-            ObjectType.CONTACT: search.contacts,
-            ObjectType.COMPANY: search.companies,
-            ObjectType.DEAL: search.deals,
-        }[object_type]
+        fetch = search_of(search, object_type)
         schema = FieldSchema(object_type, world.fields)
         parser = SearchParser(object_type, lambda raw: "".join(raw.split()), schema)
         for body in bodies(world, object_type):

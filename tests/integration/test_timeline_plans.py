@@ -59,6 +59,7 @@ async def seed(db: asyncpg.Connection) -> tuple[UUID, UUID, UUID]:
     row = await db.fetchrow(
         "SELECT id, workspace_id FROM contact WHERE workspace_id = $1 LIMIT 1", WORKSPACES[1]
     )
+    assert row is not None, "the seed wrote no contact in the workspace"
     return row["workspace_id"], row["id"], COMPANY
 
 

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,10 +79,12 @@ def output(log: IO[bytes]) -> str:
     return log.read().decode(errors="replace")[-3000:]
 
 
-async def wait_until(check: object, seconds: float, what: str, *logs: IO[bytes]) -> None:
+async def wait_until(
+    check: Callable[[], object], seconds: float, what: str, *logs: IO[bytes]
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         await asyncio.sleep(0.05)
     raise AssertionError(

@@ -170,7 +170,7 @@ def test_a_warning_fails_generation_and_keeps_the_previous_sdk(
 def test_missing_java_says_to_install_java_17(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sdk.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     spec = tmp_path / "openapi.json"
     spec.write_text("{}")
     with pytest.raises(sdk.SdkGenerationError, match="Java 17"):

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 from crm import bootstrap
 from crm.adapters.memory.mailer import InMemoryMailer
-from crm.domain.use_cases.create_workspace import CreatedWorkspace, CreateWorkspaceCommand
+from crm.domain.model.workspace import ApiKey, Workspace
+from crm.domain.use_cases.create_workspace import CreateWorkspaceCommand
 from crm.entrypoints.api.app import create_app
 from crm.settings import Environment, Settings
 from tests.support.people import PROJECT_ID, auth_emulator
@@ -38,7 +39,16 @@ def settings_for_tests(
         "firebase_auth_emulator_host": auth_emulator().host,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
+
+
+@dataclass(frozen=True)
+class KeyedWorkspace:
+    """A new workspace and the admin API key it was made with."""
+
+    workspace: Workspace
+    api_key: ApiKey
+    secret: str
 
 
 @dataclass
@@ -47,8 +57,11 @@ class Api:
     container: bootstrap.Container
     client: httpx.AsyncClient
 
-    async def workspace(self, name: str = "Acme") -> CreatedWorkspace:
-        return await self.container.create_workspace.execute(CreateWorkspaceCommand(name))
+    async def workspace(self, name: str = "Acme") -> KeyedWorkspace:
+        created = await self.container.create_workspace.execute(CreateWorkspaceCommand(name))
+        assert created.api_key is not None  # a key is asked for
+        assert created.secret is not None
+        return KeyedWorkspace(created.workspace, created.api_key, created.secret)
 
     async def key(self, name: str = "Acme") -> dict[str, str]:
         created = await self.workspace(name)

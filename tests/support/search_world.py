@@ -3,6 +3,7 @@ tags and links, written through a unit of work (memory or Postgres alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,15 +17,31 @@ from crm.domain.model.contact_rules import LifecycleStage
 from crm.domain.model.custom_fields import CustomField, FieldType, ObjectType, SelectOption
 from crm.domain.model.deal import Deal, LinkedObject
 from crm.domain.model.pipeline import Pipeline, StageKind, StageSpec
+from crm.domain.model.search import SearchQuery
 from crm.domain.model.workspace import Workspace
+from crm.domain.search_paging import SearchPage, SearchResult
+from crm.ports.search import RecordSearch
 from crm.ports.unit_of_work import UnitOfWorkFactory
 
 IDS = Uuid7Generator()
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
+Search = Callable[[UUID, SearchQuery, SearchPage], Awaitable[SearchResult[Any]]]
+
+
 def at(seconds: int) -> datetime:
     return T0 + timedelta(seconds=seconds)
+
+
+def search_of(search: RecordSearch, object_type: ObjectType) -> Search:
+    """The port's search of one kind of record."""
+    searches: dict[ObjectType, Search] = {
+        ObjectType.CONTACT: search.contacts,
+        ObjectType.COMPANY: search.companies,
+        ObjectType.DEAL: search.deals,
+    }
+    return searches[object_type]
 
 
 def definition(
@@ -73,7 +90,11 @@ class World:
     fields: list[CustomField] = field(default_factory=list)
 
     def name_of(self, record_id: UUID) -> str:
-        every = {**self.contacts, **self.companies, **self.deals}
+        every: dict[str, Contact | Company | Deal] = {
+            **self.contacts,
+            **self.companies,
+            **self.deals,
+        }
         return next(k for k, v in every.items() if v.id == record_id)
 
 

@@ -26,6 +26,7 @@ from crm.domain.use_cases.batch import (
     ItemStatus,
 )
 from crm.domain.use_cases.create_workspace import CreateWorkspace, CreateWorkspaceCommand
+from tests.support.batch_results import company, contact, deal
 
 CREATE, UPDATE, UPSERT = BatchOperation.CREATE, BatchOperation.UPDATE, BatchOperation.UPSERT
 C, U, N, S, F = (
@@ -84,7 +85,7 @@ async def test_create_writes_the_good_items_and_reports_each_bad_one(world: Worl
         {"first_name": "Ada", "emails": ["ada@x.io"]},
         {"first_name": "Bad", "emails": ["not-an-email"]},
         {"emails": 3},
-        "not an object",  # type: ignore[arg-type]
+        "not an object",  # type: ignore[arg-type]  # the wrong type is the input under test
         {"first_name": "Bo", "external_id": "  crm-7 "},
     )
     assert statuses(results) == [C, F, F, F, C]
@@ -93,7 +94,7 @@ async def test_create_writes_the_good_items_and_reports_each_bad_one(world: Worl
     assert results[1].error.errors[0].field == "/emails/0"
     assert results[2].error is not None
     assert results[2].error.errors[0].code == "wrong_type"
-    assert results[4].record.external_id == "crm-7"
+    assert contact(results[4]).external_id == "crm-7"
     assert len(world.store.state.contacts) == 2
     created = [("contact.created", r.record.id) for r in results if r.record]
     assert world.events()[before:] == created
@@ -107,12 +108,12 @@ async def test_update_items_apply_like_patch_and_fail_alone(world: World) -> Non
     results = await world.run(
         who,
         UPDATE,
-        {"id": str(ada.record.id), "if_match": 1, "job_title": "CTO"},
-        {"id": str(bo.record.id), "if_match": 7, "job_title": "CEO"},
+        {"id": str(contact(ada).id), "if_match": 1, "job_title": "CTO"},
+        {"id": str(contact(bo).id), "if_match": 7, "job_title": "CEO"},
         {"id": str(uuid4()), "job_title": "nobody"},
         {"job_title": "no id"},
-        {"id": str(bo.record.id), "first_name": "Bo"},
-        {"id": str(bo.record.id), "emails": ["a@x.io"]},
+        {"id": str(contact(bo).id), "first_name": "Bo"},
+        {"id": str(contact(bo).id), "emails": ["a@x.io"]},
     )
     assert statuses(results) == [U, F, F, F, N, F]
     assert codes(results) == [
@@ -124,8 +125,8 @@ async def test_update_items_apply_like_patch_and_fail_alone(world: World) -> Non
         "duplicate_in_batch",
     ]
     stored = world.store.state.contacts
-    assert (stored[ada.record.id].job_title, stored[ada.record.id].version) == ("CTO", 2)
-    assert stored[bo.record.id].version == 1
+    assert (stored[contact(ada).id].job_title, stored[contact(ada).id].version) == ("CTO", 2)
+    assert stored[contact(bo).id].version == 1
     [event] = [e for e in world.store.state.outbox if e.topic == "contact.updated"]
     assert event.payload == {"changes": {"job_title": {"old": None, "new": "CTO"}}}
 
@@ -134,12 +135,12 @@ async def test_an_email_of_another_contact_fails_the_item(world: World) -> None:
     who = await world.workspace()
     [_ada, bo] = await world.run(who, CREATE, {"emails": ["a@x.io"]}, {"emails": ["b@x.io"]})
     results = await world.run(
-        who, UPDATE, {"id": str(bo.record.id), "emails": ["b@x.io", "A@x.io"]}
+        who, UPDATE, {"id": str(contact(bo).id), "emails": ["b@x.io", "A@x.io"]}
     )
     assert codes(results) == ["contact_email_taken"]
     assert results[0].error is not None
     assert results[0].error.errors[0].field == "/emails/1"
-    assert world.store.state.contacts[bo.record.id].emails == ("b@x.io",)
+    assert world.store.state.contacts[contact(bo).id].emails == ("b@x.io",)
 
 
 async def test_upsert_by_email_updates_the_match_and_creates_the_rest(world: World) -> None:
@@ -153,11 +154,11 @@ async def test_upsert_by_email_updates_the_match_and_creates_the_rest(world: Wor
         {"first_name": "No key"},
     )
     assert statuses(results) == [U, C, F]
-    assert results[0].record.id == ada.record.id
+    assert contact(results[0]).id == contact(ada).id
     # Lists replace, as a PATCH does.
-    assert results[0].record.emails == ("new@x.io", "a@x.io")
-    assert results[0].record.tags == ("y",)
-    assert results[0].record.first_name == "Ada"
+    assert contact(results[0]).emails == ("new@x.io", "a@x.io")
+    assert contact(results[0]).tags == ("y",)
+    assert contact(results[0]).first_name == "Ada"
     assert results[2].error is not None
     assert results[2].error.errors[0].field == "/emails"
 
@@ -190,7 +191,7 @@ async def test_upsert_by_phone_matches_any_number_normalized(world: World) -> No
     assert statuses(results) == [U, F, C, F]
     assert codes(results)[1] == "ambiguous_match"
     assert codes(results)[3] == "duplicate_in_batch"
-    assert results[0].record.id == ada.record.id
+    assert contact(results[0]).id == contact(ada).id
 
 
 async def test_upsert_by_external_id_and_duplicates_in_the_batch(world: World) -> None:
@@ -207,7 +208,7 @@ async def test_upsert_by_external_id_and_duplicates_in_the_batch(world: World) -
     )
     assert statuses(results) == [U, F, C, F]
     assert codes(results) == [None, "duplicate_in_batch", None, "duplicate_in_batch"]
-    assert results[0].record.id == ada.record.id
+    assert contact(results[0]).id == contact(ada).id
     assert {c.external_id for c in world.store.state.contacts.values()} == {"e-1", "e-2"}
 
 
@@ -217,7 +218,7 @@ async def test_external_id_taken_names_the_holder(world: World) -> None:
     results = await world.run(who, CREATE, {"first_name": "Bo", "external_id": "e-1"})
     assert codes(results) == ["external_id_taken"]
     assert results[0].error is not None
-    assert str(ada.record.id) in results[0].error.detail
+    assert str(contact(ada).id) in results[0].error.detail
 
 
 async def test_on_match_skip_leaves_the_match_alone(world: World) -> None:
@@ -228,13 +229,13 @@ async def test_on_match_skip_leaves_the_match_alone(world: World) -> None:
         who, UPSERT, {"emails": ["a@x.io"], "first_name": "Other"}, on_match="skip"
     )
     assert statuses(results) == [S]
-    assert results[0].record.first_name == "Ada"
+    assert contact(results[0]).first_name == "Ada"
     assert len(world.store.state.outbox) == before
 
 
 async def test_owner_must_be_a_member_and_custom_fields_follow_the_schema(world: World) -> None:
     who = await world.workspace()
-    user = User(uuid4(), None, "m@x.io", None, world.clock.now())
+    user = User(uuid4(), "m@x.io", None, world.clock.now())
     world.store.state.users[user.id] = user
     member = Member(who.workspace_id, user.id, Role.MEMBER, world.clock.now())
     world.store.state.members[(who.workspace_id, user.id)] = member
@@ -266,7 +267,7 @@ async def test_a_caller_without_the_write_scope_is_refused_whole(world: World) -
 async def test_update_of_another_workspaces_contact_is_not_found(world: World) -> None:
     a, b = await world.workspace(), await world.workspace()
     [ada] = await world.run(a, CREATE, {"first_name": "Ada"})
-    results = await world.run(b, UPDATE, {"id": str(ada.record.id), "first_name": "Eve"})
+    results = await world.run(b, UPDATE, {"id": str(contact(ada).id), "first_name": "Eve"})
     assert codes(results) == ["contact_not_found"]
 
 
@@ -293,8 +294,8 @@ async def test_companies_upsert_on_the_normalized_domain(world: World) -> None:
         )
     )
     assert statuses(results) == [U, C, F, F]
-    assert results[0].record.id == acme.record.id
-    assert results[0].record.name == "Acme Inc"
+    assert company(results[0]).id == company(acme).id
+    assert company(results[0]).name == "Acme Inc"
     assert codes(results)[2:] == ["duplicate_in_batch", "validation_failed"]
     taken = await run(BatchCommand(who, CREATE, [{"name": "Acme 2", "domain": "acme.com"}]))
     assert codes(taken) == ["company_domain_taken"]
@@ -325,11 +326,11 @@ async def test_deals_upsert_on_external_id_in_the_default_pipeline(world: World)
     ]
     assert results[0].error is not None
     assert results[0].error.errors[0].code == "amount_needs_currency"
-    assert results[1].record.stage_id == one.record.stage_id
-    history = [h for h in world.store.state.deal_history if h.deal_id == results[1].record.id]
+    assert deal(results[1]).stage_id == deal(one).stage_id
+    history = [h for h in world.store.state.deal_history if h.deal_id == deal(results[1]).id]
     assert [h.from_stage_id for h in history] == [None]
     updated = await run(
-        BatchCommand(who, UPDATE, [{"id": str(one.record.id), "stage_id": str(uuid4())}])
+        BatchCommand(who, UPDATE, [{"id": str(deal(one).id), "stage_id": str(uuid4())}])
     )
     assert updated[0].error is not None
     assert updated[0].error.errors[0].code == "unknown_field"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -26,7 +25,9 @@ from crm.domain.errors import (
     TagNotFound,
     VersionConflict,
 )
+from crm.domain.model.company import Company
 from crm.domain.model.custom_fields import CustomField, FieldSchema, FieldType, ObjectType, merge
+from crm.domain.model.deal import Deal, DealStatus
 from crm.domain.model.permissions import ActorKind, Principal, Role, Scope
 from crm.domain.model.tags import Tag, parse_tag_filter
 from crm.domain.pagination import PageRequest
@@ -441,7 +442,7 @@ async def test_contacts_filter_by_every_tag_given(world: World) -> None:
     eve = await world.contact(first_name="Eve", tags=["emea"])
     await world.contact(first_name="Bob")
 
-    async def names(*tags: str, limit: int = 50) -> list[str]:
+    async def names(*tags: str, limit: int = 50) -> list[str | None]:
         page = await world.list_contacts.execute(admin, PageRequest(limit), tags)
         return [c.first_name for c in page.items]
 
@@ -455,29 +456,31 @@ async def test_contacts_filter_by_every_tag_given(world: World) -> None:
     assert ([c.id for c in rest.items], rest.next) == ([ada.id], None)
 
 
-@dataclass(frozen=True)
-class _Tagged:
-    workspace_id: Any
-    tags: tuple[str, ...]
-    updated_at: datetime
-    version: int = 1
+def _company(workspace_id: UUID, tags: tuple[str, ...]) -> Company:
+    return Company(
+        uuid4(), workspace_id, "Acme", None, None, None, None, None, None, None, tags, {}, NOW, NOW
+    )
+
+
+def _deal(workspace_id: UUID, tags: tuple[str, ...]) -> Deal:
+    return Deal(
+        uuid4(), workspace_id, "Renewal", None, None, uuid4(), uuid4(), DealStatus.OPEN, None,
+        None, None, tags, {}, NOW, NOW,
+    )  # fmt: skip
 
 
 async def test_rename_and_delete_reach_companies_and_deals_in_memory(world: World) -> None:
     admin = world.admin()
     vip = await world.create_tag.execute(admin, {"name": "vip"})
     state = world.store.state
-    ours, theirs = (
-        _Tagged(world.workspace_id, ("vip", "emea"), NOW),
-        _Tagged(uuid4(), ("vip",), NOW),
-    )
-    state.companies[uuid4()] = ours  # type: ignore[assignment]
-    state.deals[uuid4()] = ours  # type: ignore[assignment]
-    state.deals[uuid4()] = theirs  # type: ignore[assignment]
+    company = _company(world.workspace_id, ("vip", "emea"))
+    state.companies[company.id] = company
+    for deal in (_deal(world.workspace_id, ("vip", "emea")), _deal(uuid4(), ("vip",))):
+        state.deals[deal.id] = deal
     world.clock.advance(minutes=5)
     await world.update_tag.execute(cf.UpdateTagCommand(admin, vip.id, {"name": "gold"}))
     state = world.store.state
-    records = [*state.companies.values(), *state.deals.values()]
+    records: list[Company | Deal] = [*state.companies.values(), *state.deals.values()]
     assert sorted((r.tags, r.version) for r in records) == [
         (("gold", "emea"), 2),
         (("gold", "emea"), 2),

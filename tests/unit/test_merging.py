@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -25,8 +26,8 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 WS = uuid4()
 
 
-def contact(**values: object) -> Contact:
-    base: dict[str, object] = {
+def contact(**values: Any) -> Contact:
+    base: dict[str, Any] = {
         "display_name": None,
         "first_name": None,
         "last_name": None,
@@ -40,11 +41,11 @@ def contact(**values: object) -> Contact:
         "custom_fields": {},
     }
     base.update(values)
-    return Contact(uuid4(), WS, created_at=T0, updated_at=T0, **base)  # type: ignore[arg-type]
+    return Contact(uuid4(), WS, created_at=T0, updated_at=T0, **base)
 
 
-def company(**values: object) -> Company:
-    base: dict[str, object] = {
+def company(**values: Any) -> Company:
+    base: dict[str, Any] = {
         "name": "Acme",
         "domain": None,
         "industry": None,
@@ -57,7 +58,7 @@ def company(**values: object) -> Company:
         "custom_fields": {},
     }
     base.update(values)
-    return Company(uuid4(), WS, created_at=T0, updated_at=T0, **base)  # type: ignore[arg-type]
+    return Company(uuid4(), WS, created_at=T0, updated_at=T0, **base)
 
 
 @pytest.mark.parametrize(
