@@ -11,10 +11,12 @@ from crm.adapters.firebase.identity import FirebaseIdentityVerifier
 from crm.adapters.http.webhook_sender import HttpxWebhookSender
 from crm.adapters.localfs.csv_files import TempCsvFiles
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
+from crm.adapters.memory.committed import ReportingInMemoryUnitOfWork
 from crm.adapters.memory.companies import InMemoryCompanyReader
 from crm.adapters.memory.credentials import InMemoryCredentialInvalidation
 from crm.adapters.memory.custom_fields import InMemoryCustomFieldReader, InMemoryTagReader
 from crm.adapters.memory.deals import InMemoryDealReader, InMemoryPipelineReader
+from crm.adapters.memory.event_stream import InMemoryEventBroadcaster, InMemoryEventReplay
 from crm.adapters.memory.idempotency import InMemoryIdempotencyStore
 from crm.adapters.memory.identity import NoSignIn
 from crm.adapters.memory.imports import InMemoryImportJobs
@@ -27,27 +29,27 @@ from crm.adapters.memory.rate_limiter import InMemoryRateLimiter
 from crm.adapters.memory.readers import InMemoryApiKeyReader, InMemoryContactReader
 from crm.adapters.memory.search import InMemoryRecordSearch
 from crm.adapters.memory.state import MemoryStore
-from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.adapters.memory.tasks import InMemoryTaskReader
 from crm.adapters.memory.timeline import InMemoryEventReader
 from crm.adapters.memory.workspace_directory import InMemoryWorkspaceDirectory
 from crm.adapters.phonenumbers.parser import LibPhoneNumbers
+from crm.adapters.postgres.committed import ReportingIdempotencyStore, ReportingUnitOfWork
 from crm.adapters.postgres.company_readers import AsyncpgCompanyReader
 from crm.adapters.postgres.deal_readers import AsyncpgDealReader, AsyncpgPipelineReader
 from crm.adapters.postgres.engine import DatabaseTimeouts, Turns, asyncpg_dsn, create_engine
 from crm.adapters.postgres.event_readers import AsyncpgEventReader
+from crm.adapters.postgres.event_stream import AsyncpgEventReplay
 from crm.adapters.postgres.health import PostgresHealthCheck
-from crm.adapters.postgres.idempotency import PostgresIdempotencyStore
 from crm.adapters.postgres.merges import AsyncpgTombstoneReader
 from crm.adapters.postgres.notes import AsyncpgNoteReader
 from crm.adapters.postgres.readers import AsyncpgApiKeyReader, AsyncpgContactReader, ReadPool
 from crm.adapters.postgres.schema_readers import AsyncpgCustomFieldReader, AsyncpgTagReader
 from crm.adapters.postgres.search import AsyncpgRecordSearch
 from crm.adapters.postgres.tasks import AsyncpgTaskReader
-from crm.adapters.postgres.uow import SqlAlchemyUnitOfWork
 from crm.adapters.postgres.workspace_directory import AsyncpgWorkspaceDirectory
 from crm.adapters.redis.client import build_redis_client
 from crm.adapters.redis.credentials import RedisCredentialInvalidation
+from crm.adapters.redis.event_stream import RedisEventBroadcaster
 from crm.adapters.redis.health import RedisHealthCheck
 from crm.adapters.redis.imports import RedisImportJobs
 from crm.adapters.redis.rate_limiter import RedisRateLimiter
@@ -55,6 +57,7 @@ from crm.adapters.sqs.client import SqsEndpoint
 from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
 from crm.adapters.system.resolver import SystemResolver
+from crm.domain.model.delivery import PublishedEvent
 from crm.domain.model.imports import ImportObject
 from crm.domain.model.invitation import InvitationTokens
 from crm.domain.model.webhook_deliveries import RetryPolicy
@@ -91,6 +94,7 @@ from crm.domain.use_cases.purge_outbox import PurgeOutbox
 from crm.domain.use_cases.relay_outbox import RelayOutbox
 from crm.domain.use_cases.sales import SalesUseCases
 from crm.domain.use_cases.search import SearchUseCases
+from crm.domain.use_cases.stream_events import StreamEvents, StreamOptions
 from crm.domain.use_cases.task_reminders import SendTaskReminders
 from crm.domain.use_cases.update_contact import UpdateContact
 from crm.domain.use_cases.webhook_fanout import EmailWebhookDisabled, StoredRecords, WebhookFanOut
@@ -100,6 +104,7 @@ from crm.ports.companies import CompanyReader
 from crm.ports.credentials import CredentialInvalidation
 from crm.ports.deals import DealReader, PipelineReader
 from crm.ports.delivery import Handler
+from crm.ports.event_stream import CommittedEvents, EventBroadcaster, EventReplay
 from crm.ports.health import HealthCheck
 from crm.ports.idempotency import IdempotencyStore
 from crm.ports.identity import IdentityVerifier
@@ -215,6 +220,8 @@ class Container:
     """A person's devices and notification settings."""
     push: PushSender
     reminders: SendTaskReminders
+    stream_events: StreamEvents
+    """GET /v1/events/stream: committed events as they happen, resumed from the outbox."""
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
 
@@ -277,6 +284,9 @@ class Storage:
     health_checks: list[HealthCheck]
     on_start: list[Hook]
     on_stop: list[Hook]
+    committed: CommittedEvents
+    """Told of each committed transaction's events by the units of work (the event stream)."""
+    replay: EventReplay
 
 
 def postgres_storage(url: str, pool_size: int, timeouts: DatabaseTimeouts | None = None) -> Storage:
@@ -284,8 +294,9 @@ def postgres_storage(url: str, pool_size: int, timeouts: DatabaseTimeouts | None
     engine = create_engine(url, pool_size=pool_size, timeouts=timeouts)
     pool = ReadPool(asyncpg_dsn(url), max_size=pool_size, timeouts=timeouts)
     turns = Turns(pool_size, timeouts.pool)
+    committed = CommittedEvents()
     return Storage(
-        uow=lambda: SqlAlchemyUnitOfWork(engine, turns),
+        uow=lambda: ReportingUnitOfWork(engine, turns, committed),
         contacts=AsyncpgContactReader(pool),
         companies=AsyncpgCompanyReader(pool),
         pipelines=AsyncpgPipelineReader(pool),
@@ -299,17 +310,22 @@ def postgres_storage(url: str, pool_size: int, timeouts: DatabaseTimeouts | None
         tombstones=AsyncpgTombstoneReader(pool),
         events=AsyncpgEventReader(pool),
         directory=AsyncpgWorkspaceDirectory(pool),
-        idempotency=lambda clock, kept: PostgresIdempotencyStore(engine, turns, clock, kept),
+        idempotency=lambda clock, kept: ReportingIdempotencyStore(
+            engine, turns, clock, kept, committed
+        ),
         health_checks=[PostgresHealthCheck(pool)],
         on_start=[pool.open],
         on_stop=[pool.close, engine.dispose],
+        committed=committed,
+        replay=AsyncpgEventReplay(pool),
     )
 
 
 def memory_storage(store: MemoryStore | None = None) -> Storage:
     store = store or MemoryStore()
+    committed = CommittedEvents()
     return Storage(
-        uow=lambda: InMemoryUnitOfWork(store),
+        uow=lambda: ReportingInMemoryUnitOfWork(store, committed),
         contacts=InMemoryContactReader(store),
         companies=InMemoryCompanyReader(store),
         pipelines=InMemoryPipelineReader(store),
@@ -327,6 +343,8 @@ def memory_storage(store: MemoryStore | None = None) -> Storage:
         health_checks=[],
         on_start=[],
         on_stop=[],
+        committed=committed,
+        replay=InMemoryEventReplay(store),
     )
 
 
@@ -401,6 +419,28 @@ def build_push_sender(settings: Settings) -> tuple[PushSender, list[Hook]]:
         fcm_url=settings.fcm_url,
     )
     return sender, [sender.close]
+
+
+def build_event_stream(
+    settings: Settings, storage: Storage, clock: Clock
+) -> tuple[StreamEvents, EventBroadcaster]:
+    """Committed events fan out to every API process through Redis when configured (one
+    subscription per process), else within this process; the units of work hand them over."""
+    broadcaster: EventBroadcaster = InMemoryEventBroadcaster()
+    if settings.redis_url is not None:
+        # Their own clients: the subscription holds a connection, the publisher pipelines.
+        broadcaster = RedisEventBroadcaster(
+            build_redis_client(settings.redis_url), build_redis_client(settings.redis_url)
+        )
+    storage.committed.listen(
+        lambda events: broadcaster.publish([PublishedEvent.of(e) for e in events])
+    )
+    options = StreamOptions(
+        heartbeat_seconds=settings.event_stream_heartbeat_seconds,
+        max_per_actor=settings.event_stream_max_per_key,
+        max_queued=settings.event_stream_queue_size,
+    )
+    return StreamEvents(broadcaster, storage.replay, clock, options), broadcaster
 
 
 def build_webhooks(
@@ -599,6 +639,7 @@ def build(
         subscribed=[*notified, *webhooks.subscribed],
         loops=[reminders, webhooks.deliver],
     )
+    streams, broadcaster = build_event_stream(settings, storage, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -678,10 +719,11 @@ def build(
         health_checks=storage.health_checks + limiter_checks,
         events=events,
         webhooks=webhooks,
+        stream_events=streams,
         devices=DeviceUseCases.build(uow, clock, ids),
         push=push,
         reminders=reminders,
-        on_start=[*storage.on_start, *guard_starts, *events.on_start],
+        on_start=[*storage.on_start, *guard_starts, *events.on_start, broadcaster.start],
         # Hooks stop in reverse: running imports are cancelled (and marked) before the
         # stores they write to close.
         on_stop=[
@@ -694,6 +736,7 @@ def build(
             imports.runner.stop,
             *webhooks.on_stop,
             *events.on_stop,
+            broadcaster.stop,
         ],
     )
 

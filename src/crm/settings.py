@@ -131,6 +131,16 @@ class Settings(BaseSettings):
     webhook_delivery_retention_days: int = Field(
         30, ge=1, description="crm outbox purge: finished deliveries older than this go"
     )
+    # The realtime event stream (#14 item 3): GET /v1/events/stream.
+    event_stream_heartbeat_seconds: float = Field(
+        15.0, gt=0, le=300, description="A `: ping` comment after this long without a message"
+    )
+    event_stream_max_per_key: int = Field(
+        10, ge=1, le=1000, description="Open streams per API key or person, per API process"
+    )
+    event_stream_queue_size: int = Field(
+        1000, ge=1, le=100_000, description="Unsent events a stream holds before it resets"
+    )
     # Push notifications (#14 item 4): Firebase Cloud Messaging, task reminders.
     fcm_enabled: bool = Field(
         False, description="Send push notifications through FCM (CRM_FIREBASE_PROJECT_ID)"

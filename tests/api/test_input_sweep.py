@@ -144,12 +144,14 @@ async def test_a_nul_in_any_string_of_a_body_is_refused(world: World, op: Operat
 
 
 # Headers are parsed before or instead of pydantic, each with its own documented problem;
-# none of them takes free text, so a NUL never gets further. If-None-Match is only compared
-# with the current ETag: a tag that names no version reads the record as usual.
+# none of them takes free text but Last-Event-ID, which refuses control characters, so a NUL
+# never gets further. If-None-Match is only compared with the current ETag: a tag that names
+# no version reads the record as usual.
 HEADER_PROBLEMS: dict[str, tuple[int, str | None]] = {
     "idempotency-key": (400, "invalid_idempotency_key"),
     "if-match": (400, "invalid_if_match"),
     "if-none-match": (200, None),
+    "last-event-id": (422, "validation_failed"),
     "x-workspace-id": (422, "validation_failed"),
 }
 

@@ -32,8 +32,43 @@ class LiveServer(NamedTuple):
 def live_server(database_url: str, redis_url: str) -> Iterator[LiveServer]:
     """`crm serve` on a free port over `database_url` (migrated), with a fresh workspace key."""
     env = _server_env(database_url, redis_url)
+    with _started(env) as (base_url, process, workdir, log):
+        try:
+            # The CLI creates the key while the server boots: both take a second or two.
+            api_key = _create_workspace(env, workdir)
+            _wait_healthy(process, base_url, log)
+            yield LiveServer(base_url, api_key, process.pid)
+        finally:
+            stop(process)
+
+
+@contextmanager
+def serving(
+    database_url: str, redis_url: str, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """One more `crm serve` (its base URL and process), healthy; `settings` are extra CRM_*
+    variables (`event_stream_heartbeat_seconds="0.2"`). Stopped on leaving unless it ended."""
+    env = _server_env(database_url, redis_url)
+    env.update({f"CRM_{name.upper()}": value for name, value in settings.items()})
+    with _started(env) as (base_url, process, _, log):
+        try:
+            _wait_healthy(process, base_url, log)
+            yield base_url, process
+        finally:
+            stop(process)
+
+
+def workspace_key(database_url: str, redis_url: str) -> str:
+    """A new workspace's API key, made with `crm workspace create`."""
+    with tempfile.TemporaryDirectory(prefix="crm-live-") as workdir:
+        return _create_workspace(_server_env(database_url, redis_url), workdir)
+
+
+@contextmanager
+def _started(
+    env: dict[str, str],
+) -> Iterator[tuple[str, subprocess.Popen[bytes], str, IO[bytes]]]:
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     with (
         tempfile.TemporaryDirectory(prefix="crm-live-") as workdir,
         tempfile.TemporaryFile() as log,
@@ -45,13 +80,7 @@ def live_server(database_url: str, redis_url: str) -> Iterator[LiveServer]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            # The CLI creates the key while the server boots: both take a second or two.
-            api_key = _create_workspace(env, workdir)
-            _wait_healthy(process, base_url, log)
-            yield LiveServer(base_url, api_key, process.pid)
-        finally:
-            stop(process)
+        yield f"http://127.0.0.1:{port}", process, workdir, log
 
 
 def _crm() -> str:

@@ -30,6 +30,10 @@ from crm.entrypoints.api.gateway import SECURITY_HEADERS, request_id_from
 from crm.entrypoints.api.problems import PROBLEM_MEDIA_TYPE, REQUEST_ID_KEY, problem_body
 
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+ON_SERVER_SHUTDOWN = "crm.on_server_shutdown"
+"""A callable the application puts in its lifespan state: called when the server's graceful
+shutdown begins, before uvicorn waits for the responses in progress (event streams, which
+would otherwise hold it until they closed by themselves)."""
 # `HTTP/1.1\r\n` after the target, the two spaces of the request line, the blank line.
 _HEAD_FRAMING = len(b"  HTTP/1.1\r\n\r\n")
 log = logging.getLogger("crm.http")
@@ -93,6 +97,12 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
         if (self.head_bytes > self.max_head_bytes or pipelined) and self._over_cap():
             raise HeadTooLarge
         super().on_headers_complete()
+
+    def shutdown(self) -> None:
+        hook = self.app_state.get(ON_SERVER_SHUTDOWN)
+        if callable(hook):
+            hook()
+        super().shutdown()
 
     def on_message_complete(self) -> None:
         self.reading_head, self.head_bytes = True, 0

@@ -66,9 +66,9 @@ class EventBroadcaster(Protocol):
         self, workspace_id: UUID, accepts: Accepts, max_queued: int
     ) -> AbstractAsyncContextManager[Subscription]:
         """A subscription that hears every event of the workspace that `accepts` takes and
-        that is published after it was entered (from other processes too, once the shared
-        channel confirmed it; where it cannot, a MISSED signal follows when it does). Over
-        `max_queued` unread events it overflows."""
+        that is published after it was entered (perhaps some published just before): from
+        other processes too, once the shared channel confirmed it (where it cannot, a MISSED
+        signal follows when it does). Over `max_queued` unread events it overflows."""
 
     async def start(self) -> None: ...
 

@@ -4,9 +4,9 @@ A caller sees an event when they may read what it concerns, decided by the event
 type with the same actions the reads check (`permissions.py`): contact events need
 `read_contacts` (an API key: `contacts:read`), deal events `read_deals`, notes and tasks the
 read action of the record they belong to, pipelines, custom fields and tags `read_schema`,
-members `read_members`, invitations `invite_members`. An aggregate type this table does not
-know (a newer kind of event) is shown only to those who may read the audit log, which holds
-every event.
+members `read_members`, invitations `invite_members`, webhook subscriptions
+`manage_webhooks`. An aggregate type this table does not know (a newer kind of event) is shown
+only to those who may read the audit log, which holds every event.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _READ_BY_AGGREGATE: dict[str, Action] = {
     "tag": Action.READ_SCHEMA,
     "member": Action.READ_MEMBERS,
     "invitation": Action.INVITE_MEMBERS,
+    "webhook_subscription": Action.MANAGE_WEBHOOKS,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -24,6 +25,7 @@ from crm.entrypoints.api.routers import (
     custom_fields,
     deals,
     devices,
+    events,
     health,
     imports,
     invitations,
@@ -37,6 +39,7 @@ from crm.entrypoints.api.routers import (
     webhooks,
     workspaces,
 )
+from crm.entrypoints.http_server import ON_SERVER_SHUTDOWN
 from crm.settings import Settings
 
 DESCRIPTION = """A multi-tenant CRM API for sales teams' mobile and web apps.
@@ -55,15 +58,18 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     wired = container
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await wired.start()
         # Everything built so far lives as long as the process: move it out of the
         # collector's sight, so full collections stay short and do not stall requests.
         gc.collect()
         gc.freeze()
         try:
-            yield
+            # The server calls this as its graceful shutdown begins: open event streams end
+            # then, instead of holding the shutdown until they close by themselves.
+            yield {ON_SERVER_SHUTDOWN: wired.stream_events.close_all}
         finally:
+            wired.stream_events.close_all()
             await wired.stop()
 
     app = FastAPI(
@@ -78,6 +84,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
+    # A stream authenticates once, when it opens: it ends when its key or member changes.
+    container.credentials.subscribe(container.stream_events.credentials_changed)
     errors.install(app)
     # Routes join the app's own list: an included router is matched through an extra layer
     # of FastAPI's routing on every request.
@@ -87,7 +95,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     routers += [merges]
     routers += [search]
     routers += [tags, imports]
-    routers += [timeline]
+    routers += [timeline, events]
     routers += [workspaces, invitations, api_keys, webhooks, devices, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)

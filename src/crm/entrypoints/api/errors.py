@@ -14,6 +14,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from crm.domain import errors as e
+from crm.domain.model.event_stream import TooManyStreams
 from crm.entrypoints.api.conditional import InvalidIfMatch
 from crm.entrypoints.api.problems import REQUEST_ID_KEY, problem_response
 
@@ -30,6 +31,7 @@ STATUS_BY_ERROR: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.RuleViolation, 422),
     (e.PermissionDenied, 403),
     (e.Unauthenticated, 401),
+    (TooManyStreams, 429),
 )
 
 HTTP_CODES = {
@@ -74,6 +76,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, e.InvalidCursor):
         errors = [{"field": "cursor", "source": "query", "code": exc.code, "message": exc.detail}]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, e.Unauthenticated) else None
+    if isinstance(exc, TooManyStreams):
+        headers = {"Retry-After": "5"}
     return problem_response(
         request.scope,
         status_of(exc),

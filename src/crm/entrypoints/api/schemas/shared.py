@@ -36,6 +36,28 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "type": "string",
         "description": "RFC 4180 CSV in UTF-8: a header row, then one row per record",
     },
+    # The body of GET /v1/events/stream.
+    "EventStream": {
+        "title": "EventStream",
+        "type": "string",
+        "description": (
+            "Server-Sent Events (text/event-stream, UTF-8). It opens with `: open` and a "
+            "`retry:` field once every event committed from then on will be sent. Each event: "
+            "`id: <event id>`, `event: <type>` (`contact.updated`) and `data:` one JSON object "
+            "with `format` (1), `id`, `type`, `workspace_id`, `aggregate_type`, "
+            "`aggregate_id`, `actor_id`, `occurred_at` and `payload` (as recorded; updates "
+            "carry `changes` with old and new values). `: ping` comments keep an idle stream "
+            'open. `event: reset` (`data: {"reason": ...}`: `unknown_event`, `too_far_behind`, '
+            "`too_slow`) means the stream cannot say what was missed: re-read, then go on "
+            "(after `too_slow` the stream closes). `event: close` (`shutdown`, "
+            "`credentials_changed`) is the last message: reconnect with Last-Event-ID."
+        ),
+        "example": (
+            ": open\nretry: 2000\n\nid: 0193a6b2-7c1e-7d4a-9f00-2b1c3d4e5f60\n"
+            'event: contact.created\ndata: {"format":1,"id":"0193a6b2-7c1e-7d4a-9f00-'
+            '2b1c3d4e5f60","type":"contact.created",...}\n\n: ping\n\n'
+        ),
+    },
 }
 _REF = WithJsonSchema({"$ref": f"#/components/schemas/{CUSTOM_FIELD_VALUE}"})
 
