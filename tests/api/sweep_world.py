@@ -15,6 +15,8 @@ from tests.support.api import Api
 from tests.support.people import invitation_token, join, owner_of, sign_in
 from tests.support.sweep import DAY, WHEN, Override, Schemas
 
+EXAMPLE_HOOK_HOST = "hooks.example.com"
+"""The host of the webhook URL in the documented examples; the sweep resolves it publicly."""
 CUSTOM_VALUES = {"sweep_text": "hello", "sweep_when": WHEN, "sweep_day": DAY}
 # A filter group on every kind of time a search compares: a built-in date-time, custom
 # date-time and date fields, and a custom text field.
@@ -107,6 +109,12 @@ class World:
         assert r.status_code == 202, r.text
         self.ids["import_id"] = r.json()["id"]
         await self.running.container.imports.runner.wait(uuid.UUID(self.ids["import_id"]))
+        hook = {"url": f"https://{EXAMPLE_HOOK_HOST}/crm", "event_types": ["*"]}
+        self.ids["subscription_id"] = (await self.post("/v1/webhook-subscriptions", hook))["id"]
+        ping = f"/v1/webhook-subscriptions/{self.ids['subscription_id']}/test"
+        self.ids["delivery_id"] = (await self.post(ping, None, status=202))["id"]
+        device = {"token": f"sweep-fcm-{unique()}", "platform": "android"}
+        self.ids["device_id"] = (await self.post("/v1/devices", device))["id"]
 
     async def _people(self) -> None:
         _, self.ids["user_id"] = await join(self.client, self.owner, self.running.mailbox)
@@ -156,6 +164,9 @@ class World:
         if operation_id in ("mergeContacts", "mergeCompanies"):
             source = "contact_source" if operation_id == "mergeContacts" else "company_source"
             found["source_id"] = lambda: v[source]
+        if operation_id in ("createWebhookSubscription", "updateWebhookSubscription"):
+            found["fields"] = lambda: ["lifecycle_stage"]
+            found["url"] = lambda: f"https://{EXAMPLE_HOOK_HOST}/crm"
         if operation_id in CREATE_BODY:
             create = {"$ref": f"#/components/schemas/{CREATE_BODY[operation_id]}"}
             found["items"] = lambda: [self.schemas.build(create, self.overrides("item"))]

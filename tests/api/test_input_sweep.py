@@ -22,7 +22,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.api.sweep_world import World
+from crm.adapters.memory.resolver import StaticResolver
+from crm.adapters.system.resolver import SystemResolver
+from tests.api.sweep_world import EXAMPLE_HOOK_HOST, World
 from tests.conftest import _admin, database_url_for
 from tests.support.api import running_api, settings_for_tests
 from tests.support.sweep import (
@@ -69,7 +71,9 @@ async def world(pg_server_url: str, template_database: str, redis_url: str) -> A
     await _admin(pg_server_url, f"CREATE DATABASE {name} TEMPLATE {template_database}")
     settings = settings_for_tests(database_url_for(pg_server_url, name), redis_url)
     try:
-        async with running_api(settings) as api:
+        # The documented example URL's host must resolve to a public address (no DNS here).
+        resolver = StaticResolver({EXAMPLE_HOOK_HOST: ["93.184.216.34"]}, fallback=SystemResolver())
+        async with running_api(settings, resolver=resolver) as api:
             made = World(api, SCHEMAS)
             await made.build()
             yield made

@@ -246,6 +246,7 @@ BODIES: dict[str, object] = {
     "PATCH /v1/notes/{note_id}": {"text": "Mallory note", "pinned": True},
     "PATCH /v1/tasks/{task_id}": {"title": "Mallory task", "priority": "high"},
     "PATCH /v1/webhook-subscriptions/{subscription_id}": {"description": "Mallory hook"},
+    "PATCH /v1/me/notification-settings": {"reminder_lead_minutes": 30},
     # The path's record is the survivor: B must not reach A's through it. A source of A's named
     # by B (the other way in) is tested in tests/api/test_merges.py.
     "POST /v1/contacts/{contact_id}/merge": {"source_id": str(uuid.uuid4())},
