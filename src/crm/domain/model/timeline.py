@@ -30,6 +30,7 @@ AUDIT_RECORD_TYPES = (
     "invitation",
     "custom_field",
     "tag",
+    "webhook_subscription",
 )
 """The record types the audit log filters on (every aggregate that records events)."""
 
@@ -95,6 +96,7 @@ RULES: dict[str, Rule] = {
     "tag.created": (),
     "tag.updated": (),
     "tag.deleted": (),
+    "webhook_subscription.disabled": (),
 }
 """Per topic, the other records an event concerns besides its aggregate."""
 

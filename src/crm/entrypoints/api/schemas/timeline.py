@@ -21,6 +21,7 @@ AuditRecordType = Literal[
     "invitation",
     "custom_field",
     "tag",
+    "webhook_subscription",
 ]
 
 
