@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from crm.adapters.firebase.identity import FirebaseIdentityVerifier
-from crm.adapters.http.webhook_sender import HttpxWebhookSender
+from crm.adapters.http.webhook_sender import AiohttpWebhookSender
 from crm.adapters.localfs.csv_files import TempCsvFiles
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
 from crm.adapters.memory.committed import ReportingInMemoryUnitOfWork
@@ -459,7 +459,7 @@ def build_webhooks(
         window=timedelta(hours=settings.webhook_retry_hours),
         disable_after=timedelta(hours=settings.webhook_disable_after_hours),
     )
-    sender = HttpxWebhookSender(
+    sender = AiohttpWebhookSender(
         resolver, targets.policy, settings.webhook_timeout_seconds, settings.webhook_concurrency
     )
     lease = timedelta(seconds=settings.webhook_timeout_seconds + 50)

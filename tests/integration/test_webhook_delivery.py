@@ -1,4 +1,4 @@
-"""Webhook deliveries over real HTTP: the httpx sender against a local receiver that fails,
+"""Webhook deliveries over real HTTP: the aiohttp sender against a local receiver that fails,
 hangs, redirects, answers 410 or a huge body; signatures checked with the README's code; the
 address guard at delivery time; a clock the test moves instead of waiting for retries."""
 
@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest_asyncio
 
-from crm.adapters.http.webhook_sender import HttpxWebhookSender
+from crm.adapters.http.webhook_sender import AiohttpWebhookSender
 from crm.adapters.memory.clock import ManualClock
 from crm.adapters.memory.resolver import StaticResolver
 from crm.adapters.system.resolver import SystemResolver
@@ -45,7 +45,7 @@ def world_on(
     resolver: StaticResolver, *, allow_private: bool = True, timeout: float = 2.0
 ) -> WebhookWorld:
     """On a clock starting now: receivers check signatures against their own clock."""
-    sender = HttpxWebhookSender(resolver, TargetPolicy(allow_private=allow_private), timeout)
+    sender = AiohttpWebhookSender(resolver, TargetPolicy(allow_private=allow_private), timeout)
     clock = ManualClock(datetime.now(UTC))
     return WebhookWorld(sender=sender, resolver=resolver, clock=clock, allow_private=allow_private)
 
