@@ -166,3 +166,25 @@ async def processed(uow: Uow, *rows: tuple[str, UUID, datetime]) -> None:
             assert await tx.processed_events.record(handler, event_id, at)
             assert not await tx.processed_events.record(handler, event_id, at)
         await tx.commit()
+
+
+async def test_recording_many_processed_events_returns_only_the_new_and_races_safely(
+    uow: Uow,
+) -> None:
+    old, new, shared = uuid4(), uuid4(), [uuid4() for _ in range(20)]
+    await processed(uow, ("h", old, NOW))
+    async with uow() as tx:
+        assert await tx.processed_events.record_many("h", [old, new, new], NOW) == {new}
+        assert await tx.processed_events.record_many("other", [old], NOW) == {old}
+        await tx.commit()
+
+    async def consumer(order: list[UUID]) -> set[UUID]:
+        async with uow() as tx:
+            got = await tx.processed_events.record_many("race", order, NOW)
+            await asyncio.sleep(0.05)  # hold the rows: the other waits, never deadlocks
+            await tx.commit()
+            return got
+
+    first, second = await asyncio.gather(consumer(shared), consumer(shared[::-1]))
+    assert first | second == set(shared)
+    assert not first & second

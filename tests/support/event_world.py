@@ -56,12 +56,12 @@ class Tagger:
 
     name = "tagger"
 
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
+    def __init__(self, fail: bool = False, fail_on: frozenset[UUID] = frozenset()) -> None:
+        self.fail, self.fail_on = fail, fail_on
 
     async def handle_in(self, tx: UnitOfWork, event: PublishedEvent) -> None:
         await tx.tags.ensure(event.workspace_id, [f"seen-{event.id.hex[:8]}"], NOW)
-        if self.fail:
+        if self.fail or event.id in self.fail_on:
             raise RuntimeError("after writing")
 
 
@@ -74,6 +74,7 @@ class World:
         options = ConsumerOptions(
             wait_seconds=0.05, visibility_timeout=visibility, retry_base_seconds=0
         )
+        self.consumer_options = options
         self.consumer = ConsumeEvents(self.queue, self.uow, self.clock, self.handlers, options)
 
     def uow(self) -> InMemoryUnitOfWork:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.domain.use_cases.consume_events import ConsumeEvents, ConsumerOptions
 from crm.domain.use_cases.dead_letters import DeadLetters
 from crm.ports.message_queue import OutgoingMessage
@@ -125,3 +126,34 @@ async def test_a_transactional_handler_commits_its_writes_with_the_processed_rec
     await w.consumer.execute()
     assert len(w.store.state.tags) == 1
     assert set(w.store.state.processed_events) == {("tagger", sent.id)}
+
+
+async def test_a_received_batch_runs_its_transactional_handlers_in_one_unit_of_work() -> None:
+    w, tagger = World(), Tagger()
+    w.handlers.subscribe("*", tagger)
+    opened = 0
+
+    def counting_uow() -> InMemoryUnitOfWork:
+        nonlocal opened
+        opened += 1
+        return w.uow()
+
+    w.consumer = ConsumeEvents(w.queue, counting_uow, w.clock, w.handlers, w.consumer_options)
+    sent = [event() for _ in range(10)]
+    await w.publish(*sent)
+    assert await w.consumer.execute() == 10
+    assert opened == 1
+    assert set(w.store.state.processed_events) == {("tagger", e.id) for e in sent}
+    assert len(w.store.state.tags) == 10
+    assert await w.left() == 0
+
+
+async def test_one_failing_event_in_a_batch_fails_alone() -> None:
+    w = World()
+    bad, *good = [event() for _ in range(5)]
+    w.handlers.subscribe("*", Tagger(fail_on=frozenset({bad.id})))
+    await w.publish(bad, *good)
+    assert await w.consumer.execute() == 5
+    assert set(w.store.state.processed_events) == {("tagger", e.id) for e in good}
+    assert {t.name for t in w.store.state.tags.values()} == {f"seen-{e.id.hex[:8]}" for e in good}
+    assert await w.left() == 1  # the bad one, shown again later

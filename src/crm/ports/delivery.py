@@ -36,6 +36,9 @@ class ProcessedEvents(Protocol):
         """Record `handler` as done with the event; False when it already was. Inside a
         concurrent unit of work recording the same pair, waits for it to end."""
 
+    async def record_many(self, handler: str, event_ids: Sequence[UUID], at: datetime) -> set[UUID]:
+        """`record` for several events at once: those it recorded (not already recorded)."""
+
     async def purge(self, before: datetime, limit: int) -> int:
         """Forget up to `limit` records older than `before` (no message comes back so late)."""
 

@@ -48,6 +48,9 @@ class InMemoryProcessedEvents:
         self._s.processed_events[handler, event_id] = at
         return True
 
+    async def record_many(self, handler: str, event_ids: Sequence[UUID], at: datetime) -> set[UUID]:
+        return {e for e in dict.fromkeys(event_ids) if await self.record(handler, e, at)}
+
     async def purge(self, before: datetime, limit: int) -> int:
         old = [k for k, at in self._s.processed_events.items() if at < before][:limit]
         for key in old:

@@ -52,6 +52,12 @@ _RECORD = text(
     "INSERT INTO processed_event (handler, event_id, processed_at) "
     "VALUES (:handler, :event_id, :at) ON CONFLICT DO NOTHING RETURNING 1"
 )
+# In id order: two consumers recording overlapping batches wait for each other, never deadlock.
+_RECORD_MANY = text(
+    "INSERT INTO processed_event (handler, event_id, processed_at) "
+    "SELECT :handler, e, :at FROM unnest(:ids) AS e ORDER BY e "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(bindparam("ids", type_=ARRAY(Uuid())))
 _FORGET = text(
     "DELETE FROM processed_event WHERE (handler, event_id) IN (SELECT handler, event_id "
     "FROM processed_event WHERE processed_at < :before LIMIT :limit)"
@@ -99,6 +105,11 @@ class SqlProcessedEvents:
         params = {"handler": handler, "event_id": event_id, "at": at}
         inserted = await self._conn.execute(_RECORD, params)
         return inserted.first() is not None
+
+    async def record_many(self, handler: str, event_ids: Sequence[UUID], at: datetime) -> set[UUID]:
+        params = {"handler": handler, "ids": sorted(set(event_ids)), "at": at}
+        inserted = await self._conn.execute(_RECORD_MANY, params)
+        return {row[0] for row in inserted}
 
     async def purge(self, before: datetime, limit: int) -> int:
         deleted = await self._conn.execute(_FORGET, {"before": before, "limit": limit})

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from crm.domain.errors import PortError
 from crm.domain.model.delivery import MalformedEvent, PublishedEvent
@@ -77,22 +78,58 @@ class ConsumeEvents:
         copies: dict[str, list[ReceivedMessage]] = {}
         for m in messages:
             copies.setdefault(m.body, []).append(m)
-        outcomes = await asyncio.gather(*(self._in_turn(same) for same in copies.values()))
+        done = await self._together(list(copies))
+        outcomes = await asyncio.gather(*(self._in_turn(same, done) for same in copies.values()))
         handled = [receipt for receipts in outcomes for receipt in receipts]
         if handled:
             await self._queue.delete(handled)
         return len(messages)
 
-    async def _in_turn(self, copies: list[ReceivedMessage]) -> list[str]:
-        return [m.receipt for m in copies if await self._process(m)]
+    async def _together(self, bodies: list[str]) -> set[tuple[str, UUID]]:
+        """The transactional handlers of several events in one transaction (one commit for a
+        received batch instead of one per event and handler): the (handler, event) pairs it
+        handled. When it fails nothing of it stays, and each event is handled on its own."""
+        work: dict[str, tuple[TransactionalHandler, list[PublishedEvent]]] = {}
+        for body in bodies:
+            try:
+                event = PublishedEvent.decode(body)
+            except MalformedEvent:
+                continue  # reported when the message is processed alone
+            for handler in self._handlers.handlers_for(event.type):
+                if isinstance(handler, TransactionalHandler):
+                    work.setdefault(handler.name, (handler, []))[1].append(event)
+        if sum(len(events) for _, events in work.values()) < 2:
+            return set()
+        try:
+            async with self._uow() as tx:
+                now = self._clock.now()
+                for handler, events in work.values():
+                    new = await tx.processed_events.record_many(
+                        handler.name, [e.id for e in events], now
+                    )
+                    for event in events:
+                        if event.id in new:
+                            new.discard(event.id)  # a copy in the batch: handled once
+                            await handler.handle_in(tx, event)
+                await tx.commit()
+        except Exception as e:
+            log.warning("handling %d events together failed, one by one now: %r", len(bodies), e)
+            return set()
+        return {(name, event.id) for name, (_, events) in work.items() for event in events}
 
-    async def _process(self, message: ReceivedMessage) -> bool:
+    async def _in_turn(
+        self, copies: list[ReceivedMessage], done: set[tuple[str, UUID]]
+    ) -> list[str]:
+        return [m.receipt for m in copies if await self._process(m, done)]
+
+    async def _process(self, message: ReceivedMessage, done: set[tuple[str, UUID]]) -> bool:
         """True when every handler of the message's event succeeded (or had already)."""
         keep_hidden = asyncio.ensure_future(self._keep_hidden(message.receipt))
         try:
             event = PublishedEvent.decode(message.body)
             for handler in self._handlers.handlers_for(event.type):
-                await self._run(handler, event)
+                if (handler.name, event.id) not in done:
+                    await self._run(handler, event)
             return True
         except MalformedEvent as e:
             log.error("message %s is not an event: %s", message.message_id, e)
