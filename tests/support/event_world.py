@@ -4,6 +4,7 @@ handler registry and a consumer on them, and handlers that record what they were
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -63,6 +64,19 @@ class Tagger:
         await tx.tags.ensure(event.workspace_id, [f"seen-{event.id.hex[:8]}"], NOW)
         if self.fail or event.id in self.fail_on:
             raise RuntimeError("after writing")
+
+
+class BatchTagger(Tagger):
+    """A BatchTransactionalHandler: records each batch it is given, then tags like Tagger."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[UUID]] = []
+
+    async def handle_all_in(self, tx: UnitOfWork, events: Sequence[PublishedEvent]) -> None:
+        self.batches.append([e.id for e in events])
+        for event in events:
+            await self.handle_in(tx, event)
 
 
 class World:

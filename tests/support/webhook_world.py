@@ -102,6 +102,12 @@ class WebhookWorld:
             await self.fan_out.handle_in(tx, event)
             await tx.commit()
 
+    async def handle_all(self, events: list[PublishedEvent]) -> None:
+        """The fan-out handler over a received batch, in one unit of work."""
+        async with self.uow() as tx:
+            await self.fan_out.handle_all_in(tx, events)
+            await tx.commit()
+
 
 def published(
     who: Principal, topic: str, aggregate_id: UUID | None = None, **payload: Any

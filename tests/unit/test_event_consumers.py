@@ -10,7 +10,7 @@ from crm.adapters.memory.store import InMemoryUnitOfWork
 from crm.domain.use_cases.consume_events import ConsumeEvents, ConsumerOptions
 from crm.domain.use_cases.dead_letters import DeadLetters
 from crm.ports.message_queue import OutgoingMessage
-from tests.support.event_world import MAX_RECEIVES, Recorder, Tagger, World, event
+from tests.support.event_world import MAX_RECEIVES, BatchTagger, Recorder, Tagger, World, event
 
 
 async def test_a_handled_message_is_deleted_and_its_handler_recorded() -> None:
@@ -157,3 +157,15 @@ async def test_one_failing_event_in_a_batch_fails_alone() -> None:
     assert set(w.store.state.processed_events) == {("tagger", e.id) for e in good}
     assert {t.name for t in w.store.state.tags.values()} == {f"seen-{e.id.hex[:8]}" for e in good}
     assert await w.left() == 1  # the bad one, shown again later
+
+
+async def test_a_handler_that_takes_batches_gets_the_batch_once_without_copies() -> None:
+    w, tagger = World(), BatchTagger()
+    w.handlers.subscribe("*", tagger)
+    first, second, third = event(), event(), event()
+    await w.publish(first, second, third)
+    await w.queue.send([OutgoingMessage("copy", second.encode())])  # the relay sent it twice
+    assert await w.consumer.execute() == 4
+    assert tagger.batches == [[first.id, second.id, third.id]]
+    assert len(w.store.state.tags) == 3
+    assert await w.left() == 0

@@ -91,6 +91,57 @@ async def test_an_event_becomes_one_delivery_per_subscription_that_wants_it() ->
     assert json.loads(moved.body)["record"] is None  # no such deal is stored
 
 
+async def test_a_batch_of_events_fans_out_as_each_event_would_alone() -> None:
+    one_by_one, together = WebhookWorld(), WebhookWorld()
+    made: list[list[tuple[str, str, dict[str, object]]]] = []
+    for world, run_all in ((one_by_one, False), (together, True)):
+        who = await world.workspace()
+        subs = [
+            (await world.subscribe(who, event_types=types, fields=fields))[0]
+            for types, fields in (
+                (["*"], None),
+                (["contact.updated"], ["emails"]),
+                (["deal.*"], None),
+            )
+        ]
+        other = await world.workspace()
+        theirs, _ = await world.subscribe(other)
+        stored = contact(who.workspace_id, first_name="Grace")
+        async with world.uow() as tx:
+            await tx.contacts.add(stored)
+            await tx.commit()
+        events = [
+            published(
+                who, "contact.updated", stored.id, changes={"emails": {"old": [], "new": []}}
+            ),
+            published(
+                who, "contact.updated", stored.id, changes={"first_name": {"old": "A", "new": "B"}}
+            ),
+            published(who, "deal.moved", to_stage_id="s2"),
+            published(other, "contact.created", stored.id),  # not theirs to read: no record
+            published(who, "task.created"),
+        ]
+        if run_all:
+            await world.handle_all(events)
+        else:
+            for e in events:
+                await world.handle(e)
+        rows = []
+        for sub_owner, sub in [(who, s) for s in subs] + [(other, theirs)]:
+            for d in await log(world, sub_owner, sub):
+                body = json.loads(d.body)
+                rows.append((str(subs.index(sub)) if sub in subs else "theirs", body["type"], body))
+        made.append(sorted(rows, key=lambda r: (r[0], r[1], json.dumps(r[2], sort_keys=True))))
+
+    def shape(
+        rows: list[tuple[str, str, dict[str, object]]],
+    ) -> list[tuple[str, str, object, object]]:
+        return [(s, t, b["record"] is None, b.get("changes")) for s, t, b in rows]
+
+    assert shape(made[0]) == shape(made[1])
+    assert len(made[1]) == 4 + 1 + 1 + 1  # every: 4 of who's; emails: 1; deal.*: 1; theirs: 1
+
+
 async def test_a_deleted_record_sends_what_its_event_recorded() -> None:
     world = WebhookWorld()
     who = await world.workspace()

@@ -65,4 +65,16 @@ class TransactionalHandler(Protocol):
     async def handle_in(self, tx: UnitOfWork, event: PublishedEvent) -> None: ...
 
 
+@runtime_checkable
+class BatchTransactionalHandler(Protocol):
+    """A `TransactionalHandler` that can also take several events at once, in one unit of
+    work, with the same effect as `handle_in` for each (in fewer statements)."""
+
+    name: str
+
+    async def handle_in(self, tx: UnitOfWork, event: PublishedEvent) -> None: ...
+
+    async def handle_all_in(self, tx: UnitOfWork, events: Sequence[PublishedEvent]) -> None: ...
+
+
 Handler = EventHandler | TransactionalHandler

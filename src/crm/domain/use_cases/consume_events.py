@@ -13,10 +13,15 @@ from uuid import UUID
 from crm.domain.errors import PortError
 from crm.domain.model.delivery import MalformedEvent, PublishedEvent
 from crm.domain.use_cases.event_handlers import HandlerRegistry
-from crm.ports.delivery import EventHandler, Handler, TransactionalHandler
+from crm.ports.delivery import (
+    BatchTransactionalHandler,
+    EventHandler,
+    Handler,
+    TransactionalHandler,
+)
 from crm.ports.message_queue import MAX_BATCH, MessageQueue, ReceivedMessage
 from crm.ports.system import Clock
-from crm.ports.unit_of_work import UnitOfWorkFactory
+from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("crm.worker")
 
@@ -107,10 +112,7 @@ class ConsumeEvents:
                     new = await tx.processed_events.record_many(
                         handler.name, [e.id for e in events], now
                     )
-                    for event in events:
-                        if event.id in new:
-                            new.discard(event.id)  # a copy in the batch: handled once
-                            await handler.handle_in(tx, event)
+                    await _handle_all(handler, tx, [e for e in events if _take(new, e.id)])
                 await tx.commit()
         except Exception as e:
             log.warning("handling %d events together failed, one by one now: %r", len(bodies), e)
@@ -175,6 +177,24 @@ class ConsumeEvents:
             await self._queue.change_visibility(message.receipt, delay)
         except PortError as e:
             log.warning("could not reschedule message %s: %r", message.message_id, e)
+
+
+def _take(ids: set[UUID], event_id: UUID) -> bool:
+    """Whether `event_id` is in `ids`, taking it out: a copy later in the batch is not."""
+    if event_id in ids:
+        ids.discard(event_id)
+        return True
+    return False
+
+
+async def _handle_all(
+    handler: TransactionalHandler, tx: UnitOfWork, events: list[PublishedEvent]
+) -> None:
+    if isinstance(handler, BatchTransactionalHandler):
+        await handler.handle_all_in(tx, events)
+    else:
+        for event in events:
+            await handler.handle_in(tx, event)
 
 
 async def _unless(

@@ -3,9 +3,10 @@ email to admins when the service disables a subscription."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from crm.domain.model.delivery import PublishedEvent
 from crm.domain.model.permissions import Role
 from crm.domain.model.snapshot import jsonable
 from crm.domain.model.webhook_deliveries import RetryPolicy, WebhookDelivery, body_of
+from crm.domain.model.webhooks import WebhookSubscription
 from crm.domain.pagination import PageRequest
 from crm.ports.companies import CompanyReader
 from crm.ports.deals import DealReader, PipelineReader
@@ -76,20 +78,38 @@ class WebhookFanOut:
         self._records, self._clock, self._ids, self._policy = records, clock, ids, policy
 
     async def handle_in(self, tx: UnitOfWork, event: PublishedEvent) -> None:
-        subscriptions = await tx.webhook_subscriptions.matching(event.workspace_id, event.type)
-        changes = event.payload.get("changes")
-        changes = changes if isinstance(changes, dict) else None
-        wanted = [s for s in subscriptions if s.wants(event.type, changes)]
-        if not wanted:
+        await self.handle_all_in(tx, [event])
+
+    async def handle_all_in(self, tx: UnitOfWork, events: Sequence[PublishedEvent]) -> None:
+        """Several events at once: one subscription query per workspace and event type, the
+        records read concurrently, the deliveries written in one statement."""
+        subscriptions: dict[tuple[UUID, str], list[WebhookSubscription]] = {}
+        wanting: list[tuple[PublishedEvent, list[WebhookSubscription]]] = []
+        for event in events:
+            key = (event.workspace_id, event.type)
+            if key not in subscriptions:
+                subscriptions[key] = await tx.webhook_subscriptions.matching(*key)
+            changes = event.payload.get("changes")
+            changes = changes if isinstance(changes, dict) else None
+            wanted = [s for s in subscriptions[key] if s.wants(event.type, changes)]
+            if wanted:
+                wanting.append((event, wanted))
+        if not wanting:
             return
-        record = await self._records.record(
-            event.workspace_id, event.aggregate_type, event.aggregate_id
+        records = await asyncio.gather(
+            *(
+                self._records.record(e.workspace_id, e.aggregate_type, e.aggregate_id)
+                for e, _ in wanting
+            )
         )
-        body, now = body_of(event, record), self._clock.now()
-        window = self._policy.window
-        await tx.webhook_deliveries.add(
-            [WebhookDelivery.new(self._ids.new_id(), s, event, body, now, window) for s in wanted]
-        )
+        now, window = self._clock.now(), self._policy.window
+        made = []
+        for (event, wanted), record in zip(wanting, records, strict=True):
+            body = body_of(event, record)  # once per event, whatever the subscriptions
+            made += [
+                WebhookDelivery.new(self._ids.new_id(), s, event, body, now, window) for s in wanted
+            ]
+        await tx.webhook_deliveries.add(made)
 
 
 class EmailWebhookDisabled:
