@@ -30,14 +30,26 @@ def not_modified(request: Request, response: Response) -> Response:
     comparison (RFC 9110 section 13.1.2): `W/"3"` matches `"3"`, and `*` any version."""
     if response.status_code != 200:
         return response
-    asked = request.headers.get("if-none-match")
-    etag = response.headers.get("etag")
-    if asked is None or etag is None:
+    # The raw header lists, not `.headers`: this runs on every GET, and most carry no
+    # If-None-Match, so the request's list is scanned first and the response's only then.
+    asked = _raw_header(request.scope["headers"], b"if-none-match")
+    if asked is None:
+        return response
+    etag = _raw_header(response.raw_headers, b"etag")
+    if etag is None:
         return response
     current = etag.removeprefix("W/")
     if asked.strip() != "*" and not any(f'"{m[2]}"' == current for m in _EACH_TAG.finditer(asked)):
         return response
     return Response(status_code=304, headers={"ETag": etag})
+
+
+def _raw_header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of a header (lower-case name) in an ASGI header list, as latin-1."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 def if_match_version(value: str | None) -> int | None:
