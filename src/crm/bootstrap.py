@@ -57,6 +57,7 @@ from crm.adapters.sqs.client import SqsEndpoint
 from crm.adapters.system.clock import SystemClock
 from crm.adapters.system.ids import Uuid7Generator
 from crm.adapters.system.resolver import SystemResolver
+from crm.adapters.system.token_cipher import FernetTokenCipher
 from crm.domain.model.delivery import PublishedEvent
 from crm.domain.model.imports import ImportObject
 from crm.domain.model.invitation import InvitationTokens
@@ -76,6 +77,7 @@ from crm.domain.use_cases import timeline as tl
 from crm.domain.use_cases import webhook_deliveries as whd
 from crm.domain.use_cases import webhook_subscriptions as whs
 from crm.domain.use_cases.authenticate import Authenticate
+from crm.domain.use_cases.channels import ChannelUseCases
 from crm.domain.use_cases.consume_events import ConsumeEvents, ConsumerOptions
 from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
@@ -218,6 +220,8 @@ class Container:
     """Webhook subscriptions, their deliveries and the worker's delivery loop."""
     devices: DeviceUseCases
     """A person's devices and notification settings."""
+    channels: ChannelUseCases
+    """Connected WhatsApp numbers (their access tokens encrypted)."""
     push: PushSender
     reminders: SendTaskReminders
     stream_events: StreamEvents
@@ -721,6 +725,7 @@ def build(
         webhooks=webhooks,
         stream_events=streams,
         devices=DeviceUseCases.build(uow, clock, ids),
+        channels=ChannelUseCases.build(uow, clock, ids, token_cipher(settings)),
         push=push,
         reminders=reminders,
         on_start=[*storage.on_start, *guard_starts, *events.on_start, broadcaster.start],
@@ -768,3 +773,12 @@ def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
         migrations.downgrade(url, revision)
     else:
         migrations.upgrade(url, revision)
+
+
+def token_cipher(settings: Settings) -> FernetTokenCipher:
+    """The cipher of channel access tokens: the configured keys, else one derived from the
+    secret key."""
+    keys = [k.get_secret_value() for k in settings.channel_token_keys]
+    if keys:
+        return FernetTokenCipher(keys)
+    return FernetTokenCipher.derived_from(settings.secret_key.get_secret_value())

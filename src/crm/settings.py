@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         None, ge=1, description="crm outbox purge: published events older go; unset = keep all"
     )
     processed_event_retention_days: int = Field(14, ge=14)
+    # WhatsApp channels (#15 item 1): the keys their access tokens are encrypted with.
+    channel_token_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Fernet keys (32 bytes, URL-safe base64), comma-separated: the first "
+        "encrypts, every one decrypts; unset = one derived from CRM_SECRET_KEY",
+    )
     # Outbound webhooks (#14 item 2): /v1/webhook-subscriptions, delivered by the worker.
     webhook_allow_private: bool = Field(
         False,
@@ -170,6 +176,15 @@ class Settings(BaseSettings):
             return []
         if isinstance(value, str):
             return [spec.strip() for spec in value.split(",") if spec.strip()]
+        return value
+
+    @field_validator("channel_token_keys", mode="before")
+    @classmethod
+    def _fernet_keys(cls, value: object) -> object:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -115,6 +115,12 @@ class World:
         self.ids["delivery_id"] = (await self.post(ping, None, status=202))["id"]
         device = {"token": f"sweep-fcm-{unique()}", "platform": "android"}
         self.ids["device_id"] = (await self.post("/v1/devices", device))["id"]
+        number = {
+            "phone_number_id": str(uuid.uuid4().int % 10**15),
+            "display_phone_number": "+15550783881",
+            "access_token": f"EAAsweep{uuid.uuid4().hex}",
+        }
+        self.ids["channel_id"] = (await self.post("/v1/channels/whatsapp", number))["id"]
 
     async def _people(self) -> None:
         _, self.ids["user_id"] = await join(self.client, self.owner, self.running.mailbox)
@@ -167,6 +173,9 @@ class World:
         if operation_id in ("createWebhookSubscription", "updateWebhookSubscription"):
             found["fields"] = lambda: ["lifecycle_stage"]
             found["url"] = lambda: f"https://{EXAMPLE_HOOK_HOST}/crm"
+        if operation_id in ("connectWhatsAppChannel", "updateWhatsAppChannel"):
+            found["phone_number_id"] = lambda: str(uuid.uuid4().int % 10**15)
+            found["display_phone_number"] = lambda: "+15550783881"
         if operation_id in CREATE_BODY:
             create = {"$ref": f"#/components/schemas/{CREATE_BODY[operation_id]}"}
             found["items"] = lambda: [self.schemas.build(create, self.overrides("item"))]

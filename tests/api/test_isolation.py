@@ -196,6 +196,19 @@ async def _webhook_subscription(api: Api, a: WorkspaceA) -> Made:
     return Made(sid, (sid, url, about, r.json()["secret"]), f"/v1/webhook-subscriptions/{sid}")
 
 
+async def _channel(api: Api, a: WorkspaceA) -> Made:
+    number, token = str(uuid.uuid4().int % 10**15), f"EAAalpha{uuid.uuid4().hex}"
+    body = {
+        "phone_number_id": number,
+        "display_phone_number": "+15550783881",
+        "access_token": token,
+    }
+    r = await api.client.post("/v1/channels/whatsapp", json=body, headers=a.owner)
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    return Made(cid, (cid, number, token), f"/v1/channels/whatsapp/{cid}")
+
+
 async def _webhook_delivery(api: Api, a: WorkspaceA) -> Made:
     """A test ping of a subscription of A's, waiting in its log (no delivery loop runs here)."""
     made = await _webhook_subscription(api, a)
@@ -222,6 +235,7 @@ FACTORIES: dict[str, Factory] = {
     "import_id": _import,
     "device_id": _device,
     "subscription_id": _webhook_subscription,
+    "channel_id": _channel,
     "delivery_id": _webhook_delivery,
 }
 
@@ -247,6 +261,7 @@ BODIES: dict[str, object] = {
     "PATCH /v1/tasks/{task_id}": {"title": "Mallory task", "priority": "high"},
     "PATCH /v1/webhook-subscriptions/{subscription_id}": {"description": "Mallory hook"},
     "PATCH /v1/me/notification-settings": {"reminder_lead_minutes": 30},
+    "PATCH /v1/channels/whatsapp/{channel_id}": {"name": "Mallory line"},
     # The path's record is the survivor: B must not reach A's through it. A source of A's named
     # by B (the other way in) is tested in tests/api/test_merges.py.
     "POST /v1/contacts/{contact_id}/merge": {"source_id": str(uuid.uuid4())},

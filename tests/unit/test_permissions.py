@@ -46,6 +46,7 @@ ROLE_TABLE = {
     Action.MANAGE_BILLING: (True, True, False),
     Action.READ_AUDIT: (True, True, False),
     Action.MANAGE_WEBHOOKS: (True, True, False),
+    Action.MANAGE_CHANNELS: (True, True, False),
     Action.MANAGE_OWNERS: (True, False, False),
 }
 

@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from crm.ports.batch import BatchStores
+from crm.ports.channels import ChannelRepository
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
 from crm.ports.delivery import OutboxDelivery, ProcessedEvents
@@ -55,6 +56,7 @@ class UnitOfWork(Protocol):
     webhook_subscriptions: WebhookSubscriptionRepository
     webhook_deliveries: WebhookDeliveryRepository
     devices: DeviceRepository
+    channels: ChannelRepository
     notification_settings: NotificationSettingsRepository
     reminders: ReminderRepository
 

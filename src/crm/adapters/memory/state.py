@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from crm.domain.model.channels import WhatsAppChannel
 from crm.domain.model.company import Company, CompanyLink
 from crm.domain.model.contact import Contact
 from crm.domain.model.custom_fields import CustomField
@@ -59,6 +60,7 @@ class MemoryState:
     # Webhooks (#14): subscriptions and deliveries by id.
     webhook_subscriptions: dict[UUID, WebhookSubscription] = field(default_factory=dict)
     webhook_deliveries: dict[UUID, WebhookDelivery] = field(default_factory=dict)
+    whatsapp_channels: dict[UUID, WhatsAppChannel] = field(default_factory=dict)
     # Push notifications (#14): devices by id, settings by user id, reminders by
     # (task id, due time, user id).
     devices: dict[UUID, Device] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from crm.adapters.memory import deals as deal_repos
 from crm.adapters.memory import people
 from crm.adapters.memory import repositories as repos
 from crm.adapters.memory.batch import InMemoryBatchStores
+from crm.adapters.memory.channels import InMemoryChannelRepository
 from crm.adapters.memory.delivery import InMemoryOutboxDelivery, InMemoryProcessedEvents
 from crm.adapters.memory.merges import InMemoryMergeRepository
 from crm.adapters.memory.notes import InMemoryNoteRepository
@@ -27,6 +28,7 @@ from crm.adapters.memory.webhooks import (
     InMemoryWebhookSubscriptionRepository,
 )
 from crm.ports.batch import BatchStores
+from crm.ports.channels import ChannelRepository
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
 from crm.ports.delivery import OutboxDelivery, ProcessedEvents
@@ -92,6 +94,7 @@ class InMemoryUnitOfWork:
             self._state
         )
         self.devices: DeviceRepository = InMemoryDeviceRepository(self._state)
+        self.channels: ChannelRepository = InMemoryChannelRepository(self._state)
         self.notification_settings: NotificationSettingsRepository = (
             InMemoryNotificationSettingsRepository(self._state)
         )

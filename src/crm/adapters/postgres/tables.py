@@ -737,3 +737,27 @@ task_reminder = Table(
     Index("ix_task_reminder_unsent", "remind_at", postgresql_where=text("sent_at IS NULL")),
     Index("ix_task_reminder_due_at", "due_at"),
 )
+
+# --- WhatsApp channels (#15 item 1, migration 0012) ------------------------------------------
+# A phone number id is unique across workspaces: Meta sends its events to one place. The
+# access token is stored encrypted (Fernet, keys from settings), never in the clear.
+whatsapp_channel = Table(
+    "whatsapp_channel",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "workspace_id",
+        UUID(as_uuid=True),
+        ForeignKey("workspace.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("phone_number_id", Text, nullable=False, unique=True),
+    Column("display_phone_number", Text, nullable=False),
+    Column("name", Text),
+    Column("access_token_encrypted", Text, nullable=False),
+    Column("access_token_last4", Text, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    Index("ix_whatsapp_channel_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+)

@@ -14,6 +14,7 @@ from crm.adapters.postgres import deals as deal_repos
 from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
 from crm.adapters.postgres.batch import SqlBatchStores
+from crm.adapters.postgres.channels import SqlChannelRepository
 from crm.adapters.postgres.delivery import SqlOutboxDelivery, SqlProcessedEvents
 from crm.adapters.postgres.engine import Turns
 from crm.adapters.postgres.errors import (
@@ -35,6 +36,7 @@ from crm.adapters.postgres.webhooks import (
     SqlWebhookSubscriptionRepository,
 )
 from crm.ports.batch import BatchStores
+from crm.ports.channels import ChannelRepository
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
 from crm.ports.deals import DealLinkRepository, DealRepository, PipelineRepository
 from crm.ports.delivery import OutboxDelivery, ProcessedEvents
@@ -126,6 +128,7 @@ class SqlAlchemyUnitOfWork:
             self._conn
         )
         self.devices: DeviceRepository = SqlDeviceRepository(self._conn)
+        self.channels: ChannelRepository = SqlChannelRepository(self._conn)
         self.notification_settings: NotificationSettingsRepository = (
             SqlNotificationSettingsRepository(self._conn)
         )

@@ -63,6 +63,8 @@ class Action(enum.StrEnum):
     """The workspace's audit log (who did what)."""
     MANAGE_WEBHOOKS = "manage_webhooks"
     """Webhook subscriptions, their secrets and their delivery logs."""
+    MANAGE_CHANNELS = "manage_channels"
+    """Messaging channels (connected WhatsApp numbers) and their access tokens."""
 
 
 _EVERYONE = frozenset(
@@ -88,6 +90,7 @@ _ADMINS = _EVERYONE | {
     Action.MANAGE_BILLING,
     Action.READ_AUDIT,
     Action.MANAGE_WEBHOOKS,
+    Action.MANAGE_CHANNELS,
 }
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
@@ -122,6 +125,7 @@ SCOPE_FOR: dict[Action, Scope | Literal["every key"] | None] = {
     Action.MANAGE_BILLING: Scope.ADMIN,
     Action.READ_AUDIT: Scope.ADMIN,
     Action.MANAGE_WEBHOOKS: Scope.ADMIN,
+    Action.MANAGE_CHANNELS: Scope.ADMIN,
 }
 """The scope table: the scope a key needs for each action (None: only people, never keys)."""
 

@@ -19,6 +19,7 @@ from crm.entrypoints.api.route_table import RouteTable
 from crm.entrypoints.api.routers import (
     api_keys,
     batch,
+    channels,
     companies,
     company_links,
     contacts,
@@ -96,7 +97,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     routers += [search]
     routers += [tags, imports]
     routers += [timeline, events]
-    routers += [workspaces, invitations, api_keys, webhooks, devices, health]
+    routers += [workspaces, invitations, api_keys, webhooks, devices, channels, health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
     docs.install(app, settings.public_url)
