@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from crm.adapters.aws.client import open_aws_client
+
 
 @dataclass(frozen=True, slots=True)
 class SqsEndpoint:
@@ -21,22 +23,14 @@ class SqsEndpoint:
 
 
 def open_client(endpoint: SqsEndpoint) -> AbstractAsyncContextManager[Any]:
-    """An SQS client (enter it to open). aioboto3 loads only here: it costs every `crm`
-    command and API process most of a second to import, and only delivery needs it."""
-    import aioboto3
-    from botocore.config import Config
-
-    session = aioboto3.Session(region_name=endpoint.region)
-    config = Config(
-        connect_timeout=5,
+    """An SQS client (enter it to open)."""
+    return open_aws_client(
+        "sqs",
+        endpoint.region,
+        endpoint.endpoint_url,
+        max_connections=endpoint.max_connections,
         read_timeout=endpoint.read_timeout,
-        retries={"mode": "standard", "max_attempts": 3},
-        max_pool_connections=endpoint.max_connections,
     )
-    client: AbstractAsyncContextManager[Any] = session.client(
-        "sqs", endpoint_url=endpoint.endpoint_url, config=config
-    )
-    return client
 
 
 def queue_name(queue: str) -> str:
