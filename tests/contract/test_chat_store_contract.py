@@ -7,15 +7,18 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 import pytest_asyncio
+from botocore.exceptions import ClientError
 
-from crm.adapters.dynamodb.chats import DynamoDbChatStore
+from crm.adapters.dynamodb.chats import CONFLICT_ATTEMPTS, DynamoDbChatStore
 from crm.adapters.dynamodb.client import DynamoDbEndpoint, TableMissing
 from crm.adapters.dynamodb.resources import create_chats_table
 from crm.adapters.memory.chats import InMemoryChatStore
+from crm.domain.errors import ServiceUnavailable
 from crm.domain.model.chats import (
     ChatFilter,
     ChatNotFound,
@@ -29,6 +32,7 @@ from crm.domain.model.chats import (
     StatusOutcome,
 )
 from crm.ports.chats import ChatStore
+from tests.support.servers import free_port
 
 T0 = datetime(2026, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)
 CHANNEL = "106540352242922"
@@ -256,17 +260,63 @@ class TestDynamoDbChatStore(ChatStoreContract):
         await store.close()
 
 
-async def test_a_missing_table_says_to_create_it(dynamodb_endpoint: DynamoDbEndpoint) -> None:
-    store = DynamoDbChatStore("crm-test-never-made", dynamodb_endpoint)
-    await store.open()
-    try:
-        with pytest.raises(TableMissing, match="crm aws create-resources"):
-            await store.get(uuid4(), UUID(int=1))
-    finally:
-        await store.close()
+class TestDynamoDbErrors:
+    """botocore's failures arrive as port errors; colliding transactions are retried."""
 
+    async def test_a_missing_table_says_to_create_it(
+        self, dynamodb_endpoint: DynamoDbEndpoint
+    ) -> None:
+        store = DynamoDbChatStore("crm-test-never-made", dynamodb_endpoint)
+        await store.open()
+        try:
+            with pytest.raises(TableMissing, match="crm aws create-resources"):
+                await store.get(uuid4(), UUID(int=1))
+        finally:
+            await store.close()
 
-async def test_creating_the_table_twice_is_harmless(dynamodb_endpoint: DynamoDbEndpoint) -> None:
-    table = f"crm-test-chats-{uuid.uuid4().hex[:12]}"
-    first = await create_chats_table(table, dynamodb_endpoint)
-    assert await create_chats_table(table, dynamodb_endpoint) == first
+    async def test_an_unreachable_endpoint_is_service_unavailable(self) -> None:
+        endpoint = DynamoDbEndpoint("us-east-1", f"http://127.0.0.1:{free_port()}")
+        store = DynamoDbChatStore("crm-chats", endpoint)
+        await store.open()
+        try:
+            with pytest.raises(ServiceUnavailable, match="DynamoDB append a message"):
+                await store.append(uuid4(), ref(), message())
+        finally:
+            await store.close()
+
+    async def test_creating_the_table_twice_is_harmless(
+        self, dynamodb_endpoint: DynamoDbEndpoint
+    ) -> None:
+        table = f"crm-test-chats-{uuid.uuid4().hex[:12]}"
+        first = await create_chats_table(table, dynamodb_endpoint)
+        assert await create_chats_table(table, dynamodb_endpoint) == first
+
+    async def test_a_transaction_conflict_is_retried_then_reported_as_unavailable(
+        self, dynamodb_endpoint: DynamoDbEndpoint, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        table = f"crm-test-chats-{uuid.uuid4().hex[:12]}"
+        await create_chats_table(table, dynamodb_endpoint)
+        store = DynamoDbChatStore(table, dynamodb_endpoint)
+        await store.open()
+        client = store._db()
+        real, calls = client.transact_write_items, []
+
+        async def colliding(**request: Any) -> Any:
+            calls.append(request)
+            if len(calls) <= conflicts:
+                reasons = [{"Code": "None"}, {"Code": "None"}, {"Code": "TransactionConflict"}]
+                error = {"Code": "TransactionCanceledException", "Message": "conflict"}
+                answer = {"Error": error, "CancellationReasons": reasons}
+                raise ClientError(answer, "TransactWriteItems")
+            return await real(**request)
+
+        monkeypatch.setattr(client, "transact_write_items", colliding)
+        try:
+            conflicts = 3
+            assert (await store.append(uuid4(), ref(), message())).stored
+            assert len(calls) == 4
+            conflicts, calls[:] = CONFLICT_ATTEMPTS, []
+            with pytest.raises(ServiceUnavailable, match="contended"):
+                await store.append(uuid4(), ref(), message())
+        finally:
+            await store.close()

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from contextlib import AsyncExitStack
 from typing import Any
 from uuid import UUID
 
 from botocore.exceptions import ClientError
 
+from crm.adapters.aws.client import HeldClient
 from crm.adapters.aws.errors import client_error_code
 from crm.adapters.dynamodb import items as it
-from crm.adapters.dynamodb.client import DynamoDbEndpoint, dynamodb_errors, open_client
+from crm.adapters.dynamodb.client import DynamoDbEndpoint, dynamodb_errors
 from crm.adapters.dynamodb.queries import Query, run_query
 from crm.domain.errors import PortError, ServiceUnavailable
 from crm.domain.model.chats import (
@@ -44,18 +44,16 @@ class DynamoDbChatStore:
     transaction (the provider-id item's `attribute_not_exists` makes it idempotent)."""
 
     def __init__(self, table: str, endpoint: DynamoDbEndpoint) -> None:
-        self._table, self._endpoint = table, endpoint
-        self._client: Any = None
-        self._stack: AsyncExitStack | None = None
+        self._table = table
+        self._client = HeldClient(
+            "dynamodb", endpoint, "The chat store is not open (the container was not started)."
+        )
 
     async def open(self) -> None:
-        self._stack = AsyncExitStack()
-        self._client = await self._stack.enter_async_context(open_client(self._endpoint))
+        await self._client.open()
 
     async def close(self) -> None:
-        stack, self._stack, self._client = self._stack, None, None
-        if stack is not None:
-            await stack.aclose()
+        await self._client.close()
 
     async def append(self, workspace_id: UUID, chat: ChatRef, message: Message) -> Appended:
         chat_id = chat.chat_id(workspace_id)
@@ -75,7 +73,7 @@ class DynamoDbChatStore:
             conflicts += 1
             if conflicts >= CONFLICT_ATTEMPTS:
                 raise ServiceUnavailable("DynamoDB append a message: the chat stays contended")
-            await asyncio.sleep(random.uniform(0, 0.01 * 2**conflicts))  # noqa: S311
+            await asyncio.sleep(random.uniform(0, min(0.01 * 2**conflicts, 0.2)))  # noqa: S311
 
     async def apply_status(
         self, workspace_id: UUID, provider_id: str, status: MessageStatus
@@ -280,6 +278,4 @@ class DynamoDbChatStore:
         return None
 
     def _db(self) -> Any:
-        if self._client is None:
-            raise PortError("The chat store is not open (the container was not started).")
-        return self._client
+        return self._client.get()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from crm.adapters.aws.client import open_aws_client
+from crm.adapters.aws.client import AwsEndpoint, open_aws_client
 from crm.adapters.aws.errors import aws_errors
 from crm.domain.errors import PortError
 
@@ -19,25 +18,12 @@ class TableMissing(PortError):
     creates it while it runs."""
 
 
-@dataclass(frozen=True, slots=True)
-class DynamoDbEndpoint:
-    """`endpoint_url` None is AWS itself; credentials come from the standard AWS chain."""
-
-    region: str
-    endpoint_url: str | None = None
-    max_connections: int = 50
-    read_timeout: float = 10.0
+DynamoDbEndpoint = AwsEndpoint
 
 
 def open_client(endpoint: DynamoDbEndpoint) -> AbstractAsyncContextManager[Any]:
     """A DynamoDB client (enter it to open)."""
-    return open_aws_client(
-        "dynamodb",
-        endpoint.region,
-        endpoint.endpoint_url,
-        max_connections=endpoint.max_connections,
-        read_timeout=endpoint.read_timeout,
-    )
+    return open_aws_client("dynamodb", endpoint)
 
 
 @contextmanager
