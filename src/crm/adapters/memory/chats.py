@@ -13,6 +13,7 @@ from crm.domain.model.chats import (
     ChatPage,
     ChatPosition,
     ChatRef,
+    Direction,
     Message,
     MessagePage,
     MessagePosition,
@@ -37,7 +38,7 @@ class InMemoryChatStore:
         current = self._chats.get(key) or Chat(
             workspace_id, chat_id, chat.channel_id, chat.customer_phone, message.sent_at, ""
         )
-        unread = 1 if message.direction == "inbound" else 0
+        unread = int(message.direction is Direction.INBOUND)
         updated = dataclasses.replace(
             current,
             unread_count=current.unread_count + unread,
