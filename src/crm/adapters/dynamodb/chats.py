@@ -15,6 +15,7 @@ from crm.adapters.aws.errors import client_error_code
 from crm.adapters.dynamodb import items as it
 from crm.adapters.dynamodb.client import DynamoDbEndpoint, dynamodb_errors
 from crm.adapters.dynamodb.queries import Query, run_query
+from crm.adapters.dynamodb.writes import append_writes
 from crm.domain.errors import PortError, ServiceUnavailable
 from crm.domain.model.chats import (
     Appended,
@@ -24,7 +25,6 @@ from crm.domain.model.chats import (
     ChatPage,
     ChatPosition,
     ChatRef,
-    Direction,
     Message,
     MessagePage,
     MessagePosition,
@@ -35,8 +35,6 @@ from crm.domain.model.chats import (
 CONFLICT_ATTEMPTS = 10
 """Transactions on one chat that collide (TransactionConflict) are tried this many times."""
 _FAILED = "ConditionalCheckFailed"
-_COUNTS = "#unread :unread, #messages :one"
-_COUNT_NAMES = {"#unread": "unread", "#messages": "messages"}
 
 
 class DynamoDbChatStore:
@@ -59,7 +57,7 @@ class DynamoDbChatStore:
         chat_id = chat.chat_id(workspace_id)
         newest, conflicts = True, 0
         while True:
-            writes = self._append_writes(workspace_id, chat, chat_id, message, newest)
+            writes = append_writes(self._table, workspace_id, chat, message, newest=newest)
             reasons = await self._transact(writes)
             if reasons is None:
                 return Appended(chat_id, stored=True)
@@ -195,74 +193,6 @@ class DynamoDbChatStore:
                     raise
                 return False
         return True
-
-    def _append_writes(
-        self, workspace_id: UUID, chat: ChatRef, chat_id: UUID, message: Message, newest: bool
-    ) -> list[dict[str, Any]]:
-        pk = it.chat_pk(workspace_id, chat_id)
-        sk = it.message_sk(message.sent_at, message.provider_id)
-        claim = {
-            **it.provider_key(workspace_id, message.provider_id),
-            **it.typed({"chat_pk": pk, "message_sk": sk}),
-        }
-        message_item = it.message_item(workspace_id, chat_id, message)
-        counts = {":unread": int(message.direction is Direction.INBOUND), ":one": 1}
-        return [
-            {"Put": self._new(claim)},
-            {"Put": self._new(message_item)},
-            {"Update": self._chat_update(workspace_id, chat, chat_id, message, counts, newest)},
-        ]
-
-    def _new(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "TableName": self._table,
-            "Item": item,
-            "ConditionExpression": "attribute_not_exists(PK)",
-        }
-
-    def _chat_update(
-        self,
-        workspace_id: UUID,
-        chat: ChatRef,
-        chat_id: UUID,
-        message: Message,
-        counts: dict[str, int],
-        newest: bool,
-    ) -> dict[str, Any]:
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": it.chat_key(workspace_id, chat_id),
-        }
-        if not newest:
-            return {
-                **update,
-                "UpdateExpression": f"ADD {_COUNTS}",
-                "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeNames": _COUNT_NAMES,
-                "ExpressionAttributeValues": it.typed(counts),
-            }
-        activity = it.activity_sk(message.sent_at, chat_id)
-        fields = {
-            "workspace_id": str(workspace_id),
-            "chat_id": str(chat_id),
-            "channel_id": chat.channel_id,
-            "customer_phone": chat.customer_phone,
-            "last_activity_at": it.sort_time(message.sent_at),
-            "preview": message.preview(),
-            "GSI1PK": it.workspace_pk(workspace_id),
-            "GSI1SK": activity,
-            "GSI2SK": activity,
-        }
-        sets = ", ".join(f"#{name} = :{name}" for name in fields)
-        return {
-            **update,
-            "UpdateExpression": f"SET {sets} ADD {_COUNTS}",
-            "ConditionExpression": "attribute_not_exists(PK) OR GSI1SK < :GSI1SK",
-            "ExpressionAttributeNames": {**{f"#{n}": n for n in fields}, **_COUNT_NAMES},
-            "ExpressionAttributeValues": it.typed(
-                {**{f":{name}": value for name, value in fields.items()}, **counts}
-            ),
-        }
 
     async def _transact(self, writes: list[dict[str, Any]]) -> list[str] | None:
         """None when written; else each write's cancellation reason code ("None": fine)."""
