@@ -20,6 +20,7 @@ from crm.domain.model.chats import (
     MessageStatus,
 )
 from crm.domain.model.task import DuePosition
+from crm.domain.pagination import pack_cursor
 
 S, D, R, F = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.FAILED)
 FORWARD = {(S, D), (S, R), (S, F), (D, R), (D, F)}
@@ -80,6 +81,8 @@ def test_cursors_round_trip_and_refuse_other_lists() -> None:
         lambda: MessagePosition.decode(chat.encode()),
         lambda: ChatPosition.decode(DuePosition(at, uuid4()).encode()),
         lambda: MessagePosition.decode("not a cursor"),
+        lambda: MessagePosition.decode(pack_cursor("message", at.isoformat(), 5)),
+        lambda: ChatPosition.decode(pack_cursor("chat", "2026-01-02T03:04:05", str(uuid4()))),
     ):
         with pytest.raises(InvalidCursor):
             wrong()

@@ -6,15 +6,17 @@ from __future__ import annotations
 import enum
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from crm.domain.errors import FieldError, InvalidCursor, InvalidInput, NotFound
 from crm.domain.model.instant import in_utc
 from crm.domain.pagination import cursor_time, pack_cursor, unpack_cursor
 
+P = TypeVar("P")
 PREVIEW_LENGTH = 100
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _CHAT_IDS = UUID("5b0c6f0e-3f8a-4a43-9d55-0c6d1c1f2a71")
@@ -189,14 +191,7 @@ class ChatPosition:
 
     @classmethod
     def decode(cls, cursor: str) -> ChatPosition:
-        def parse(parts: list[Any]) -> tuple[str, ChatPosition]:
-            kind, at, id_ = parts
-            return kind, cls(cursor_time(at), UUID(id_))
-
-        kind, position = unpack_cursor(cursor, parse)
-        if kind != "chat":
-            raise InvalidCursor("The cursor belongs to another list; start from the first page.")
-        return position
+        return _decode(cursor, "chat", lambda at, id_: cls(at, UUID(id_)))
 
     @classmethod
     def of(cls, chat: Chat) -> ChatPosition:
@@ -215,20 +210,29 @@ class MessagePosition:
 
     @classmethod
     def decode(cls, cursor: str) -> MessagePosition:
-        def parse(parts: list[Any]) -> tuple[str, MessagePosition]:
-            kind, at, id_ = parts
+        def make(at: datetime, id_: Any) -> MessagePosition:
             if not isinstance(id_, str):
                 raise TypeError(id_)
-            return kind, cls(cursor_time(at), id_)
+            return cls(at, id_)
 
-        kind, position = unpack_cursor(cursor, parse)
-        if kind != "message":
-            raise InvalidCursor("The cursor belongs to another list; start from the first page.")
-        return position
+        return _decode(cursor, "message", make)
 
     @classmethod
     def of(cls, message: Message) -> MessagePosition:
         return cls(message.sent_at, message.provider_id)
+
+
+def _decode(cursor: str, kind: str, make: Callable[[datetime, Any], P]) -> P:
+    """A position read from a cursor packed as (kind, time, id); another list's is refused."""
+
+    def parse(parts: list[Any]) -> tuple[str, P]:
+        name, at, id_ = parts
+        return name, make(cursor_time(at), id_)
+
+    name, position = unpack_cursor(cursor, parse)
+    if name != kind:
+        raise InvalidCursor("The cursor belongs to another list; start from the first page.")
+    return position
 
 
 @dataclass(frozen=True, slots=True)
