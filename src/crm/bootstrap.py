@@ -569,18 +569,26 @@ def build_events_out(
     return EventsOut(queue, handlers, relay, consumer, delivery, dead, purge, on_start, on_stop)
 
 
-async def create_aws_resources(settings: Settings) -> tuple[str, str]:
-    """`crm aws create-resources`: the events queue and its dead-letter queue (their URLs)."""
+async def create_aws_resources(settings: Settings) -> tuple[str, str, str]:
+    """`crm aws create-resources`: the events queue and its dead-letter queue (their URLs) and
+    the chats table (its ARN)."""
     if settings.sqs_events_queue is None:
         raise ValueError("Set CRM_SQS_EVENTS_QUEUE to the events queue's name.")
+    from crm.adapters.dynamodb.client import DynamoDbEndpoint
+    from crm.adapters.dynamodb.resources import create_chats_table
     from crm.adapters.sqs.resources import create_event_queues
 
-    return await create_event_queues(
+    url, dead = await create_event_queues(
         settings.sqs_events_queue,
         SqsEndpoint(settings.aws_region, settings.aws_endpoint_url),
         max_receives=settings.sqs_max_receives,
         visibility_timeout=settings.sqs_visibility_timeout_seconds,
     )
+    table = await create_chats_table(
+        settings.dynamodb_chats_table,
+        DynamoDbEndpoint(settings.aws_region, settings.aws_endpoint_url),
+    )
+    return url, dead, table
 
 
 def build(

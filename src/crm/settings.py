@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     sqs_events_queue: str | None = Field(
         None, description="Events queue name or URL; unset = an in-process queue (crm dev)"
     )
+    dynamodb_chats_table: str = Field(
+        "crm-chats",
+        min_length=3,
+        max_length=255,
+        description="DynamoDB table of chats and messages (made by `crm aws create-resources`)",
+    )
     sqs_max_receives: int = Field(5, ge=1, le=1000, description="Receives before the DLQ")
     sqs_visibility_timeout_seconds: int = Field(30, ge=1, le=43200)
     sqs_wait_seconds: int = Field(20, ge=0, le=20, description="Long-poll wait per receive")

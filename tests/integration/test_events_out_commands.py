@@ -18,6 +18,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from crm import bootstrap
+from crm.adapters.dynamodb.client import DynamoDbEndpoint
+from crm.adapters.dynamodb.client import open_client as open_dynamodb
 from crm.adapters.sqs.client import SqsEndpoint, open_client
 from crm.adapters.sqs.queue import SqsMessageQueue
 from crm.domain.model.delivery import PublishedEvent
@@ -50,6 +52,7 @@ def aws_env(endpoint: SqsEndpoint, queue: str, **more: str) -> dict[str, str]:
         "CRM_AWS_ENDPOINT_URL": str(endpoint.endpoint_url),
         "CRM_AWS_REGION": endpoint.region,
         "CRM_SQS_EVENTS_QUEUE": queue,
+        "CRM_DYNAMODB_CHATS_TABLE": f"{queue}-chats",
         **more,
     }
 
@@ -71,12 +74,19 @@ async def test_create_resources_makes_both_queues_once_and_applies_changed_setti
     )
     assert again.exit_code == 0, again.output
     assert again.output == first.output  # the same two queues
-    url, dead = (line.split(": ", 1)[1] for line in first.output.splitlines())
+    url, dead, table = (line.split(": ", 1)[1] for line in first.output.splitlines())
     assert url.endswith(f"/{name}")
     assert dead.endswith(f"/{name}-dlq")
+    assert table.endswith(f":table/{name}-chats")
     policy = json.loads((await attributes(sqs_endpoint, url))["RedrivePolicy"])
     assert policy["maxReceiveCount"] in (7, "7")
     assert policy["deadLetterTargetArn"].endswith(f":{name}-dlq")
+    async with open_dynamodb(
+        DynamoDbEndpoint(sqs_endpoint.region, sqs_endpoint.endpoint_url)
+    ) as db:
+        described = (await db.describe_table(TableName=f"{name}-chats"))["Table"]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert sorted(i["IndexName"] for i in described["GlobalSecondaryIndexes"]) == ["GSI1", "GSI2"]
     missing = await cli("aws", "create-resources")
     assert missing.exit_code == 2
     assert "CRM_SQS_EVENTS_QUEUE" in missing.output

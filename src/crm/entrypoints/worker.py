@@ -91,12 +91,13 @@ def dlq_redrive(
 
 @aws_app.command("create-resources")
 def aws_create_resources() -> None:
-    """Create the events queue and its dead-letter queue (idempotent; settings applied)."""
+    """Create the events queue, its dead-letter queue and the chats table (idempotent;
+    settings applied)."""
     settings = Settings()
     if settings.sqs_events_queue is None:
         raise typer.BadParameter("Set CRM_SQS_EVENTS_QUEUE to the events queue's name.")
-    url, dead = _port_call(lambda: bootstrap.create_aws_resources(settings))
-    typer.echo(f"queue: {url}\ndead-letter queue: {dead}")
+    url, dead, table = _port_call(lambda: bootstrap.create_aws_resources(settings))
+    typer.echo(f"queue: {url}\ndead-letter queue: {dead}\nchats table: {table}")
 
 
 @outbox_app.command("purge")

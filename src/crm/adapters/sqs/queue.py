@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
-from crm.adapters.sqs.client import SqsEndpoint, open_client, queue_name
+from crm.adapters.aws.client import HeldClient
+from crm.adapters.sqs.client import SqsEndpoint, queue_name
 from crm.adapters.sqs.errors import sqs_errors
 from crm.domain.errors import PortError
 from crm.ports.message_queue import MAX_BATCH, OutgoingMessage, QueueMissing, ReceivedMessage
@@ -24,20 +24,18 @@ class SqsMessageQueue:
     names. The client opens in `open` and closes in `close`, never per call."""
 
     def __init__(self, queue: str, endpoint: SqsEndpoint) -> None:
-        self._queue, self._endpoint = queue, endpoint
-        self._client: Any = None
-        self._stack: AsyncExitStack | None = None
+        self._queue = queue
+        self._client = HeldClient(
+            "sqs", endpoint, "The SQS queue is not open (the container was not started)."
+        )
         self._url: str | None = None
         self._dlq_url: str | None = None
 
     async def open(self) -> None:
-        self._stack = AsyncExitStack()
-        self._client = await self._stack.enter_async_context(open_client(self._endpoint))
+        await self._client.open()
 
     async def close(self) -> None:
-        stack, self._stack, self._client = self._stack, None, None
-        if stack is not None:
-            await stack.aclose()
+        await self._client.close()
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
         _check_batch(len(messages))
@@ -124,9 +122,7 @@ class SqsMessageQueue:
         _refuse_failures("delete", answer)
 
     def _sqs(self) -> Any:
-        if self._client is None:
-            raise PortError("The SQS queue is not open (the container was not started).")
-        return self._client
+        return self._client.get()
 
     async def _queue_url(self) -> str:
         if self._url is None:

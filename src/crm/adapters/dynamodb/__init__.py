@@ -1,0 +1,1 @@
+"""Amazon DynamoDB adapters (aioboto3): the chat store."""
