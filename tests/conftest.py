@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import asyncpg
 import pytest
@@ -59,13 +61,54 @@ async def template_database(pg_server_url: str) -> AsyncIterator[str]:
     await _admin(pg_server_url, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
 
 
+class Databases:
+    """Fresh databases cloned from the template one test ahead, and dropped after their
+    test, in a thread of their own: the server's tens of milliseconds of copying and dropping
+    overlap the test before instead of adding to every test (about a tenth of the suite)."""
+
+    def __init__(self, server_url: str, template: str) -> None:
+        self._server_url, self._template = server_url, template
+        self._work = ThreadPoolExecutor(1, thread_name_prefix="test-databases")
+        self._drops: list[Future[None]] = []
+        self._next = self._work.submit(self._create)
+
+    def _create(self) -> str:
+        name = f"crm_test_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_admin(self._server_url, f"CREATE DATABASE {name} TEMPLATE {self._template}"))
+        return name
+
+    def _drop(self, name: str) -> None:
+        asyncio.run(_admin(self._server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+    async def take(self) -> str:
+        ready, self._next = self._next, self._work.submit(self._create)
+        return await asyncio.wrap_future(ready)
+
+    def drop(self, name: str) -> None:
+        self._drops.append(self._work.submit(self._drop, name))
+
+    def close(self) -> None:
+        """Drop the database made ahead too, and fail loudly if any drop failed."""
+        with contextlib.suppress(Exception):  # a failed creation already failed its test
+            self._drop(self._next.result())
+        self._work.shutdown(wait=True)
+        for done in self._drops:
+            done.result()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def databases(pg_server_url: str, template_database: str) -> AsyncIterator[Databases]:
+    made = Databases(pg_server_url, template_database)
+    yield made
+    await asyncio.to_thread(made.close)
+
+
 @pytest_asyncio.fixture
-async def database_url(pg_server_url: str, template_database: str) -> AsyncIterator[str]:
+async def database_url(pg_server_url: str, databases: Databases) -> AsyncIterator[str]:
     """A private database for one test, at the head migration."""
-    name = f"crm_test_{uuid.uuid4().hex[:12]}"
-    await _admin(pg_server_url, f"CREATE DATABASE {name} TEMPLATE {template_database}")
+    name = await databases.take()
     yield database_url_for(pg_server_url, name)
-    await _admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    databases.drop(name)
 
 
 @pytest_asyncio.fixture
