@@ -63,6 +63,7 @@ register_url_convertor("id", IdConvertor())
 
 class LeanRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self._handler: Handler | None = None
         super().__init__(path, endpoint, **kwargs)
         _match_ids_only(self)
         # FastAPI wraps the handler in exit stacks for `yield` dependencies, which a lean
@@ -70,6 +71,13 @@ class LeanRoute(APIRoute):
         self.app = _asgi(self.get_route_handler())
 
     def get_route_handler(self) -> Handler:
+        # APIRoute's constructor asks for it too: the plan (a pydantic model per route) is
+        # compiled once, not twice.
+        if self._handler is None:
+            self._handler = self._compile()
+        return self._handler
+
+    def _compile(self) -> Handler:
         plan = _Plan(self)
         endpoint = self.endpoint
         conditional = "GET" in (self.methods or ())
