@@ -19,7 +19,7 @@ class InMemoryChannelRepository:
 
     async def add(self, channel: WhatsAppChannel) -> None:
         if await self.by_phone_number_id(channel.phone_number_id) is not None:
-            raise taken(channel.phone_number_id)
+            raise PhoneNumberIdTaken.of(channel.phone_number_id)
         self._s.whatsapp_channels[channel.id] = copy.deepcopy(channel)
 
     async def get(self, workspace_id: UUID, channel_id: UUID) -> WhatsAppChannel | None:
@@ -51,10 +51,3 @@ class InMemoryChannelRepository:
         oldest_first = replace(page, order=SortOrder.OLDEST_FIRST)
         found = keyset_page(mine, lambda c: (c.created_at, c.id), oldest_first)
         return Page([copy.deepcopy(c) for c in found.items], found.next)
-
-
-def taken(phone_number_id: str) -> PhoneNumberIdTaken:
-    return PhoneNumberIdTaken(
-        f"WhatsApp phone number id {phone_number_id} is connected already, here or in another "
-        "workspace. Disconnect it there first."
-    )

@@ -11,9 +11,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.adapters.postgres import tables as t
+from crm.adapters.postgres.paging import page_of
 from crm.domain.errors import VersionConflict
 from crm.domain.model.channels import PhoneNumberIdTaken, WhatsAppChannel
-from crm.domain.pagination import Page, PageRequest, Position
+from crm.domain.pagination import Page, PageRequest
 
 _c = t.whatsapp_channel.c
 
@@ -40,10 +41,7 @@ class SqlChannelRepository:
             .returning(_c.id)
         )
         if (await self._conn.execute(query)).one_or_none() is None:
-            raise PhoneNumberIdTaken(
-                f"WhatsApp phone number id {channel.phone_number_id} is connected already, "
-                "here or in another workspace. Disconnect it there first."
-            )
+            raise PhoneNumberIdTaken.of(channel.phone_number_id)
 
     async def get(self, workspace_id: UUID, channel_id: UUID) -> WhatsAppChannel | None:
         return await self._one(workspace_id, channel_id, lock=False)
@@ -89,6 +87,4 @@ class SqlChannelRepository:
             )
         query = query.order_by(_c.created_at, _c.id).limit(page.limit + 1)
         rows = (await self._conn.execute(query)).mappings().all()
-        items = [channel_to_domain(r) for r in rows[: page.limit]]
-        more = len(rows) > page.limit
-        return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+        return page_of([channel_to_domain(r) for r in rows], page.limit)

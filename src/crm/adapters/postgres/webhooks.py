@@ -12,10 +12,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.adapters.postgres import tables as t
+from crm.adapters.postgres.paging import page_of
 from crm.domain.errors import VersionConflict
 from crm.domain.model.webhook_deliveries import DeliveryStatus, WebhookDelivery
 from crm.domain.model.webhooks import WebhookSubscription, patterns_matching
-from crm.domain.pagination import Page, PageRequest, Position
+from crm.domain.pagination import Page, PageRequest
 
 _s, _d = t.webhook_subscription.c, t.webhook_delivery.c
 
@@ -182,7 +183,7 @@ class SqlWebhookSubscriptionRepository:
             query = query.where(tuple_(_s.created_at, _s.id) > after)
         query = query.order_by(_s.created_at, _s.id).limit(page.limit + 1)
         rows = (await self._conn.execute(query)).mappings().all()
-        return _paged([subscription_to_domain(r) for r in rows], page.limit)
+        return page_of([subscription_to_domain(r) for r in rows], page.limit)
 
 
 class SqlWebhookDeliveryRepository:
@@ -242,14 +243,8 @@ class SqlWebhookDeliveryRepository:
             query = query.where(tuple_(_d.created_at, _d.id) < before)
         query = query.order_by(_d.created_at.desc(), _d.id.desc()).limit(page.limit + 1)
         rows = (await self._conn.execute(query)).mappings().all()
-        return _paged([delivery_to_domain(r) for r in rows], page.limit)
+        return page_of([delivery_to_domain(r) for r in rows], page.limit)
 
     async def purge(self, before: datetime, limit: int) -> int:
         done = await self._conn.execute(_PURGE, {"before": before, "limit": limit})
         return int(done.rowcount)
-
-
-def _paged(items: list[Any], limit: int) -> Page[Any]:
-    more = len(items) > limit
-    items = items[:limit]
-    return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)

@@ -37,6 +37,13 @@ class PhoneNumberIdTaken(Conflict):
     code = "whatsapp_number_connected"
     title = "This WhatsApp phone number is connected already"
 
+    @classmethod
+    def of(cls, phone_number_id: str) -> PhoneNumberIdTaken:
+        return cls(
+            f"WhatsApp phone number id {phone_number_id} is connected already, here or in "
+            "another workspace. Disconnect it there first."
+        )
+
 
 @dataclass(slots=True)
 class WhatsAppChannel:

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,8 +60,15 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-_MEDIA = {MessageKind.IMAGE, MessageKind.VIDEO, MessageKind.AUDIO, MessageKind.DOCUMENT}
-_MEDIA |= {MessageKind.STICKER}
+_MEDIA = frozenset(
+    {
+        MessageKind.IMAGE,
+        MessageKind.VIDEO,
+        MessageKind.AUDIO,
+        MessageKind.DOCUMENT,
+        MessageKind.STICKER,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +129,7 @@ class NumberChange:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    changes: tuple[NumberChange, ...] = field(default=())
+    changes: tuple[NumberChange, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -170,11 +177,8 @@ def _number_change(value: Mapping[str, Any]) -> NumberChange:
         _message(_object(m, "a message"), names)
         for m in _list(value.get("messages", []), "messages")
     )
-    statuses = tuple(
-        s
-        for s in (_status(_object(s, "a status")) for s in _list(value.get("statuses", []), "s"))
-        if s is not None
-    )
+    read = (_status(_object(s, "a status")) for s in _list(value.get("statuses", []), "statuses"))
+    statuses = tuple(s for s in read if s is not None)
     return NumberChange(phone_number_id, messages, statuses)
 
 
