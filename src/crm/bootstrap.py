@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from crm.adapters.firebase.identity import FirebaseIdentityVerifier
 from crm.adapters.http.webhook_sender import AiohttpWebhookSender
 from crm.adapters.localfs.csv_files import TempCsvFiles
 from crm.adapters.mailchimp.mailer import MailchimpTransactionalMailer
+from crm.adapters.memory.chats import InMemoryChatStore
 from crm.adapters.memory.committed import ReportingInMemoryUnitOfWork
 from crm.adapters.memory.companies import InMemoryCompanyReader
 from crm.adapters.memory.credentials import InMemoryCredentialInvalidation
@@ -78,7 +81,9 @@ from crm.domain.use_cases import webhook_deliveries as whd
 from crm.domain.use_cases import webhook_subscriptions as whs
 from crm.domain.use_cases.authenticate import Authenticate
 from crm.domain.use_cases.channels import ChannelUseCases
+from crm.domain.use_cases.chats import ChatUseCases, MoveChatsOfMergedContact
 from crm.domain.use_cases.consume_events import ConsumeEvents, ConsumerOptions
+from crm.domain.use_cases.consume_queue import ConsumeQueue
 from crm.domain.use_cases.create_contact import CreateContact
 from crm.domain.use_cases.create_workspace import CreateWorkspace
 from crm.domain.use_cases.dead_letters import DeadLetters
@@ -100,8 +105,15 @@ from crm.domain.use_cases.stream_events import StreamEvents, StreamOptions
 from crm.domain.use_cases.task_reminders import SendTaskReminders
 from crm.domain.use_cases.update_contact import UpdateContact
 from crm.domain.use_cases.webhook_fanout import EmailWebhookDisabled, StoredRecords, WebhookFanOut
+from crm.domain.use_cases.whatsapp_inbound import (
+    ApplyWhatsApp,
+    CopyInboundMedia,
+    ReceiveWhatsApp,
+)
 from crm.domain.use_cases.workspace_directory import ListAllWorkspaces
 from crm.domain.use_cases.workspaces import GetWorkspace, ListMyWorkspaces
+from crm.ports.blobs import BlobStore, SignedFiles
+from crm.ports.chats import ChatStore
 from crm.ports.companies import CompanyReader
 from crm.ports.credentials import CredentialInvalidation
 from crm.ports.deals import DealReader, PipelineReader
@@ -114,18 +126,19 @@ from crm.ports.imports import ImportJobs
 from crm.ports.mailer import Mailer
 from crm.ports.merges import TombstoneReader
 from crm.ports.message_queue import MessageQueue
+from crm.ports.messaging import MessagingProvider
 from crm.ports.notes import NoteReader
 from crm.ports.push import PushSender
 from crm.ports.rate_limiter import RateLimiter
 from crm.ports.repositories import ApiKeyReader, ContactReader, CustomFieldReader, TagReader
 from crm.ports.search import RecordSearch
-from crm.ports.system import Clock, IdGenerator
+from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.tasks import TaskReader
 from crm.ports.timeline import EventReader
 from crm.ports.unit_of_work import UnitOfWorkFactory
 from crm.ports.webhooks import HostResolver
 from crm.ports.workspace_directory import WorkspaceDirectory
-from crm.settings import Environment, Settings
+from crm.settings import ChatStoreKind, Environment, Settings
 
 Hook = Callable[[], Awaitable[None]]
 IdempotencyFactory = Callable[[Clock, timedelta], IdempotencyStore]
@@ -222,6 +235,14 @@ class Container:
     """A person's devices and notification settings."""
     channels: ChannelUseCases
     """Connected WhatsApp numbers (their access tokens encrypted)."""
+    conversations: Conversations
+    """WhatsApp's webhook, the worker applying it, and the chats."""
+    chats: ChatUseCases
+    """/v1/chats: conversations, messages, replies."""
+    blobs: BlobStore
+    """Files: attachments and chats' media (S3, or local disk)."""
+    signed_files: SignedFiles | None
+    """The local store's links, which the app serves (None with S3)."""
     push: PushSender
     reminders: SendTaskReminders
     stream_events: StreamEvents
@@ -247,6 +268,19 @@ class EventsOut:
     delivery: EventDelivery
     dead_letters: DeadLetters
     purge: PurgeOutbox
+    on_start: list[Hook]
+    on_stop: list[Hook]
+
+
+@dataclass
+class Conversations:
+    chats: ChatStore
+    inbound: MessageQueue
+    """Verified WhatsApp notifications on their way to the worker."""
+    receive: ReceiveWhatsApp
+    apply: ApplyWhatsApp
+    consumer: ConsumeQueue
+    """The worker's loop over `inbound` (`crm worker`, and `crm dev` in process)."""
     on_start: list[Hook]
     on_stop: list[Hook]
 
@@ -503,18 +537,112 @@ def build_mailer(settings: Settings) -> tuple[Mailer, list[Hook]]:
     return mailer, [mailer.close]
 
 
-def build_queue(settings: Settings) -> tuple[MessageQueue, list[Hook], list[Hook]]:
-    """SQS when a queue is named (its client opened at start, closed at stop); else a queue in
-    this process's memory (`crm dev`: the relay and the consumers run beside the API)."""
-    if settings.sqs_events_queue is None:
+def build_queue(
+    settings: Settings, name: str | None = None
+) -> tuple[MessageQueue, list[Hook], list[Hook]]:
+    """SQS when a queue is named (the events queue unless `name`; its client opened at start,
+    closed at stop); else a queue in this process's memory (`crm dev`: the relay and the
+    consumers run beside the API)."""
+    name = name or settings.sqs_events_queue
+    if name is None:
         return InMemoryMessageQueue(settings.sqs_max_receives), [], []
     from crm.adapters.sqs.queue import SqsMessageQueue  # botocore: only where SQS is used
 
     endpoint = SqsEndpoint(
         settings.aws_region, settings.aws_endpoint_url, read_timeout=settings.sqs_wait_seconds + 10
     )
-    queue = SqsMessageQueue(settings.sqs_events_queue, endpoint)
+    queue = SqsMessageQueue(name, endpoint)
     return queue, [queue.open], [queue.close]
+
+
+def build_blob_store(
+    settings: Settings, clock: Clock
+) -> tuple[BlobStore, SignedFiles | None, list[Hook], list[Hook]]:
+    """S3 when a bucket is named (its client opened at start); else files on this machine's
+    disk, whose links the app serves itself (the SignedFiles side)."""
+    if settings.s3_bucket is not None:
+        from crm.adapters.aws.client import AwsEndpoint
+        from crm.adapters.s3.blobs import S3BlobStore
+
+        endpoint = AwsEndpoint(settings.aws_region, settings.aws_endpoint_url)
+        s3 = S3BlobStore(settings.s3_bucket, endpoint)
+        return s3, None, [s3.open], [s3.close]
+    from crm.adapters.localfs.blobs import LocalBlobStore
+
+    base = settings.files_url or settings.public_url or "http://127.0.0.1:8000"
+    secret = hmac.new(
+        settings.secret_key.get_secret_value().encode(), b"crm.file-links", hashlib.sha256
+    ).digest()
+    local = LocalBlobStore(settings.data_dir / "files", base, secret, clock)
+    return local, local, [], []
+
+
+def build_messaging(settings: Settings) -> tuple[MessagingProvider, list[Hook]]:
+    """The WhatsApp Cloud API (the Graph API at CRM_WHATSAPP_GRAPH_URL)."""
+    from crm.adapters.graph.messaging import GraphMessagingProvider
+
+    provider = GraphMessagingProvider(
+        base_url=settings.whatsapp_graph_url,
+        version=settings.whatsapp_graph_version,
+        timeout=settings.whatsapp_timeout_seconds,
+    )
+    return provider, [provider.close]
+
+
+def build_chat_store(settings: Settings) -> tuple[ChatStore, list[Hook], list[Hook]]:
+    """DynamoDB when chosen (by default, wherever the events go through SQS); else this
+    process's memory (`crm dev`, tests)."""
+    kind = settings.chat_store
+    if kind is None:
+        kind = ChatStoreKind.MEMORY if settings.sqs_events_queue is None else ChatStoreKind.DYNAMODB
+    if kind is ChatStoreKind.MEMORY:
+        return InMemoryChatStore(), [], []
+    from crm.adapters.dynamodb.chats import DynamoDbChatStore
+    from crm.adapters.dynamodb.client import DynamoDbEndpoint
+
+    endpoint = DynamoDbEndpoint(settings.aws_region, settings.aws_endpoint_url)
+    store = DynamoDbChatStore(settings.dynamodb_chats_table, endpoint)
+    return store, [store.open], [store.close]
+
+
+def build_conversations(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdGenerator,
+    phones: PhoneNumbers,
+    media: CopyInboundMedia,
+    chats: ChatStore | None = None,
+) -> Conversations:
+    """The inbound queue is SQS wherever the events queue is (the worker, another process,
+    consumes it); the chat store as `build_chat_store` chooses."""
+    opens: list[Hook] = []
+    closes: list[Hook] = []
+    if chats is None:
+        chats, opens, closes = build_chat_store(settings)
+    inbound, queue_opens, queue_closes = build_queue(settings, settings.inbound_queue)
+    secret, token = settings.whatsapp_app_secret, settings.whatsapp_verify_token
+    receive = ReceiveWhatsApp(
+        inbound,
+        ids,
+        None if secret is None else secret.get_secret_value(),
+        None if token is None else token.get_secret_value(),
+    )
+    apply = ApplyWhatsApp(uow, chats, clock, ids, phones, media)
+    options = ConsumerOptions(
+        wait_seconds=settings.sqs_wait_seconds,
+        visibility_timeout=settings.sqs_visibility_timeout_seconds,
+    )
+    consumer = ConsumeQueue("whatsapp-inbound", inbound, apply.handle, options)
+    return Conversations(
+        chats,
+        inbound,
+        receive,
+        apply,
+        consumer,
+        on_start=[*opens, *queue_opens],
+        on_stop=[*closes, *queue_closes],
+    )
 
 
 def build_handlers(
@@ -578,12 +706,18 @@ async def create_aws_resources(settings: Settings) -> tuple[str, str, str]:
     from crm.adapters.dynamodb.resources import create_chats_table
     from crm.adapters.sqs.resources import create_event_queues
 
-    url, dead = await create_event_queues(
-        settings.sqs_events_queue,
-        SqsEndpoint(settings.aws_region, settings.aws_endpoint_url),
-        max_receives=settings.sqs_max_receives,
-        visibility_timeout=settings.sqs_visibility_timeout_seconds,
-    )
+    queues = [settings.sqs_events_queue, settings.inbound_queue]
+    made = [
+        await create_event_queues(
+            name,
+            SqsEndpoint(settings.aws_region, settings.aws_endpoint_url),
+            max_receives=settings.sqs_max_receives,
+            visibility_timeout=settings.sqs_visibility_timeout_seconds,
+        )
+        for name in queues
+        if name is not None
+    ]
+    (url, dead), *_ = made
     table = await create_chats_table(
         settings.dynamodb_chats_table,
         DynamoDbEndpoint(settings.aws_region, settings.aws_endpoint_url),
@@ -602,6 +736,8 @@ def build(
     queue: MessageQueue | None = None,
     push: PushSender | None = None,
     resolver: HostResolver | None = None,
+    chats: ChatStore | None = None,
+    messaging: MessagingProvider | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`; tests may pass any of the others."""
     if storage is None:
@@ -643,13 +779,24 @@ def build(
     notified = push_handlers(Notifier(uow, push), storage.tasks, storage.deals)
     reminders = SendTaskReminders(uow, push, clock, poll_seconds=settings.reminder_poll_seconds)
     webhooks = build_webhooks(settings, storage, clock, ids, mailer, resolver)
+    messaging_closers: list[Hook] = []
+    if messaging is None:
+        messaging, messaging_closers = build_messaging(settings)
+    cipher = token_cipher(settings)
+    blobs, signed_files, blob_opens, blob_closes = build_blob_store(settings, clock)
+    media = CopyInboundMedia(messaging, blobs, cipher, settings.whatsapp_media_max_bytes)
+    conversations = build_conversations(settings, uow, clock, ids, phones, media, chats)
     events = build_events_out(
         settings,
         uow,
         clock,
         queue,
-        subscribed=[*notified, *webhooks.subscribed],
-        loops=[reminders, webhooks.deliver],
+        subscribed=[
+            *notified,
+            *webhooks.subscribed,
+            ("contact.merged", MoveChatsOfMergedContact(conversations.chats)),
+        ],
+        loops=[reminders, webhooks.deliver, conversations.consumer],
     )
     streams, broadcaster = build_event_stream(settings, storage, clock)
     return Container(
@@ -733,10 +880,23 @@ def build(
         webhooks=webhooks,
         stream_events=streams,
         devices=DeviceUseCases.build(uow, clock, ids),
-        channels=ChannelUseCases.build(uow, clock, ids, token_cipher(settings)),
+        channels=ChannelUseCases.build(uow, clock, ids, cipher),
+        conversations=conversations,
+        chats=ChatUseCases.build(
+            conversations.chats, uow, clock, ids, storage.contacts, cipher, messaging, blobs
+        ),
+        blobs=blobs,
+        signed_files=signed_files,
         push=push,
         reminders=reminders,
-        on_start=[*storage.on_start, *guard_starts, *events.on_start, broadcaster.start],
+        on_start=[
+            *storage.on_start,
+            *guard_starts,
+            *blob_opens,
+            *conversations.on_start,
+            *events.on_start,
+            broadcaster.start,
+        ],
         # Hooks stop in reverse: running imports are cancelled (and marked) before the
         # stores they write to close.
         on_stop=[
@@ -748,6 +908,9 @@ def build(
             *import_closers,
             imports.runner.stop,
             *webhooks.on_stop,
+            *conversations.on_stop,
+            *messaging_closers,
+            *blob_closes,
             *events.on_stop,
             broadcaster.stop,
         ],

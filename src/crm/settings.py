@@ -18,6 +18,11 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
+class ChatStoreKind(enum.StrEnum):
+    DYNAMODB = "dynamodb"
+    MEMORY = "memory"
+
+
 class Settings(BaseSettings):
     # `CRM_REDIS_URL=` (empty) means unset, as people write it in shells and compose files.
     model_config = SettingsConfigDict(
@@ -124,6 +129,50 @@ class Settings(BaseSettings):
         description="Fernet keys (32 bytes, URL-safe base64), comma-separated: the first "
         "encrypts, every one decrypts; unset = one derived from CRM_SECRET_KEY",
     )
+    # Conversations (#15): WhatsApp's inbound webhook, its queue, the chat store.
+    whatsapp_app_secret: SecretStr | None = Field(
+        None,
+        description="The Meta app's secret: X-Hub-Signature-256 of POST /v1/webhooks/whatsapp "
+        "is checked with it; unset = that route answers 503",
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        None, description="The verify token set in Meta's webhook configuration (the handshake)"
+    )
+    sqs_inbound_queue: str | None = Field(
+        None,
+        description="Queue of verified inbound WhatsApp notifications (name or URL); unset = "
+        "an in-process queue (crm dev)",
+    )
+    whatsapp_graph_url: str = Field(
+        "https://graph.facebook.com",
+        pattern=r"^https?://[^/\s?#]+/?$",
+        description="The Graph API (replies, inbound media); a local stand-in in tests",
+    )
+    whatsapp_graph_version: str = Field("v21.0", pattern=r"^v[0-9]{1,3}\.[0-9]{1,3}$")
+    whatsapp_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    whatsapp_media_max_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="Inbound media larger than this is not copied (the message is kept)",
+    )
+    s3_bucket: str | None = Field(
+        None,
+        min_length=3,
+        max_length=63,
+        description="Bucket of files (attachments, chats' media); unset = files on local disk "
+        "under CRM_DATA_DIR, linked through the app (crm dev)",
+    )
+    files_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s?#]+/?$",
+        description="Base URL of local file links; unset = CRM_PUBLIC_URL, else "
+        "http://127.0.0.1:8000 (crm dev sets it)",
+    )
+    chat_store: ChatStoreKind | None = Field(
+        None,
+        description="`dynamodb` or `memory`; unset = DynamoDB when CRM_SQS_EVENTS_QUEUE is set",
+    )
     # Outbound webhooks (#14 item 2): /v1/webhook-subscriptions, delivered by the worker.
     webhook_allow_private: bool = Field(
         False,
@@ -167,6 +216,14 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = False
+
+    @property
+    def inbound_queue(self) -> str | None:
+        """The queue of inbound WhatsApp notifications: as set, else beside the events queue
+        (`<events>-whatsapp`, a standard queue), else none (in process)."""
+        if self.sqs_inbound_queue is not None or self.sqs_events_queue is None:
+            return self.sqs_inbound_queue
+        return self.sqs_events_queue.removesuffix(".fifo") + "-whatsapp"
 
     @field_validator("invitation_url")
     @classmethod

@@ -7,10 +7,13 @@ import copy
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from crm.domain.model.chats import ChatRef, Direction, Message, MessageKind
+from crm.domain.use_cases.whatsapp_inbound import media_key
 from tests.support.api import Api
 from tests.support.people import invitation_token, join, owner_of, sign_in
 from tests.support.sweep import DAY, WHEN, Override, Schemas
@@ -121,6 +124,15 @@ class World:
             "access_token": f"EAAsweep{uuid.uuid4().hex}",
         }
         self.ids["channel_id"] = (await self.post("/v1/channels/whatsapp", number))["id"]
+        ref = ChatRef(number["phone_number_id"], "+14155550123")
+        at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+        said = Message(f"wamid.{unique()}", Direction.INBOUND, MessageKind.TEXT, at, "Hi")
+        chats = self.running.container.conversations.chats
+        workspace_id = uuid.UUID(self.ids["workspace_id"])
+        chat_id = (await chats.append(workspace_id, ref, said)).chat_id
+        self.ids["chat_id"], self.ids["message_id"] = str(chat_id), said.provider_id
+        blobs = self.running.container.blobs
+        await blobs.put(workspace_id, media_key(chat_id, said.provider_id), b"jpeg", "image/jpeg")
 
     async def _people(self) -> None:
         _, self.ids["user_id"] = await join(self.client, self.owner, self.running.mailbox)
@@ -173,6 +185,10 @@ class World:
         if operation_id in ("createWebhookSubscription", "updateWebhookSubscription"):
             found["fields"] = lambda: ["lifecycle_stage"]
             found["url"] = lambda: f"https://{EXAMPLE_HOOK_HOST}/crm"
+        if operation_id == "setChatContact":
+            found["contact_id"] = lambda: self.ids["contact_id"]
+        if operation_id == "sendChatReply":
+            found["reply_to"] = lambda: "wamid.sweep"
         if operation_id in ("connectWhatsAppChannel", "updateWhatsAppChannel"):
             found["phone_number_id"] = lambda: str(uuid.uuid4().int % 10**15)
             found["display_phone_number"] = lambda: "+15550783881"

@@ -17,12 +17,16 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from crm.domain.model.chats import ChatRef, Direction, Message, MessageKind
+from crm.domain.use_cases.whatsapp_inbound import media_key
+from crm.entrypoints.api import local_files
 from tests.support.api import Api
 from tests.support.people import in_workspace, join, owner_of
 
@@ -35,6 +39,9 @@ class Made:
     id: str
     secrets: tuple[str, ...]
     read: str
+
+
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,29 @@ async def _channel(api: Api, a: WorkspaceA) -> Made:
     return Made(cid, (cid, number, token), f"/v1/channels/whatsapp/{cid}")
 
 
+async def _chat(api: Api, a: WorkspaceA) -> Made:
+    """A chat of A's, as WhatsApp's webhook makes them (straight into the chat store: the
+    webhook's own tests cover the way in)."""
+    phone, text = f"+1415{uuid.uuid4().int % 10**7:07d}", f"alpha secret {uuid.uuid4().hex}"
+    ref = ChatRef(str(uuid.uuid4().int % 10**15), phone)
+    message = Message(f"wamid.{uuid.uuid4().hex}", Direction.INBOUND, MessageKind.TEXT, NOW, text)
+    appended = await api.container.conversations.chats.append(uuid.UUID(a.id), ref, message)
+    cid = str(appended.chat_id)
+    return Made(cid, (cid, phone, text), f"/v1/chats/{cid}/messages")
+
+
+async def _chat_message(api: Api, a: WorkspaceA) -> Made:
+    """A message of A's with a stored file (the media link route's other id)."""
+    made = await _chat(api, a)
+    page = await api.container.conversations.chats.list_messages(
+        uuid.UUID(a.id), uuid.UUID(made.id), 1, None
+    )
+    provider_id = page.items[0].provider_id
+    key = media_key(uuid.UUID(made.id), provider_id)
+    await api.container.blobs.put(uuid.UUID(a.id), key, b"alpha file", "image/jpeg")
+    return Made(provider_id, (provider_id, *made.secrets[1:]), made.read)
+
+
 async def _webhook_delivery(api: Api, a: WorkspaceA) -> Made:
     """A test ping of a subscription of A's, waiting in its log (no delivery loop runs here)."""
     made = await _webhook_subscription(api, a)
@@ -237,6 +267,8 @@ FACTORIES: dict[str, Factory] = {
     "subscription_id": _webhook_subscription,
     "channel_id": _channel,
     "delivery_id": _webhook_delivery,
+    "chat_id": _chat,
+    "message_id": _chat_message,
 }
 
 # A valid body for each route that takes one, so that the answer is about the object and
@@ -262,6 +294,9 @@ BODIES: dict[str, object] = {
     "PATCH /v1/webhook-subscriptions/{subscription_id}": {"description": "Mallory hook"},
     "PATCH /v1/me/notification-settings": {"reminder_lead_minutes": 30},
     "PATCH /v1/channels/whatsapp/{channel_id}": {"name": "Mallory line"},
+    "PUT /v1/chats/{chat_id}/assignee": {"assignee_id": None},
+    "PUT /v1/chats/{chat_id}/contact": {"contact_id": None},
+    "POST /v1/chats/{chat_id}/messages": {"text": "Mallory reply"},
     # The path's record is the survivor: B must not reach A's through it. A source of A's named
     # by B (the other way in) is tested in tests/api/test_merges.py.
     "POST /v1/contacts/{contact_id}/merge": {"source_id": str(uuid.uuid4())},
@@ -296,6 +331,11 @@ def calls_on_object_routes(routes: list[BaseRoute]) -> list[Call]:
             continue
         path = getattr(route, "path", "")
         if "{" not in path:
+            continue
+        if path == local_files.PATH:
+            # The local store's links: the signed token is the only credential; a token for
+            # another workspace's file cannot be made without the secret
+            # (tests/contract/test_blob_store_contract.py forges and alters them).
             continue
         assert isinstance(route, APIRoute), f"{path} is not an API route this test can call"
         params = tuple(route.param_convertors)

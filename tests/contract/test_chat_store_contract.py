@@ -208,6 +208,27 @@ class ChatStoreContract:
         linked = await store.list_chats(ws, ChatFilter(contact_id=contact), 10, None)
         assert [c.id for c in linked.items] == [old, new]
 
+    async def test_a_person_s_link_or_unlink_is_never_undone_by_a_match(
+        self, store: ChatStore
+    ) -> None:
+        ws, matched, chosen = uuid4(), uuid4(), uuid4()
+        auto, unlinked, linked = [
+            (await store.append(ws, ref(n), message())).chat_id for n in range(3)
+        ]
+        assert await store.set_contact(ws, auto, matched, automatic=True)
+        assert not await store.set_contact(ws, auto, chosen, automatic=True)  # has one
+        assert await store.set_contact(ws, unlinked, None)
+        assert not await store.set_contact(ws, unlinked, matched, automatic=True)
+        assert await store.set_contact(ws, linked, chosen)
+        assert not await store.set_contact(ws, linked, matched, automatic=True)
+        assert not await store.set_contact(ws, uuid4(), matched, automatic=True)  # no chat
+        found = {c.id: c for c in (await store.list_chats(ws, ChatFilter(), 10, None)).items}
+        assert (found[auto].contact_id, found[auto].contact_pinned) == (matched, False)
+        assert (found[unlinked].contact_id, found[unlinked].contact_pinned) == (None, True)
+        assert (found[linked].contact_id, found[linked].contact_pinned) == (chosen, True)
+        mine = await store.list_chats(ws, ChatFilter(contact_id=matched), 10, None)
+        assert [c.id for c in mine.items] == [auto]
+
     async def test_mark_read_and_assign(self, store: ChatStore) -> None:
         ws, member = uuid4(), uuid4()
         chat_id = (await store.append(ws, ref(), message())).chat_id

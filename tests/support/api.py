@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +16,7 @@ from fastapi import FastAPI
 
 from crm import bootstrap
 from crm.adapters.memory.mailer import InMemoryMailer
+from crm.adapters.memory.messaging import InMemoryMessagingProvider
 from crm.domain.model.workspace import ApiKey, Workspace
 from crm.domain.use_cases.create_workspace import CreateWorkspaceCommand
 from crm.entrypoints.api.app import create_app
@@ -20,6 +24,9 @@ from crm.settings import Environment, Settings
 from tests.support.people import PROJECT_ID, auth_emulator
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
+WHATSAPP_APP_SECRET = "whatsapp-app-secret-for-tests"
+FILES_DIR = Path(tempfile.gettempdir()) / f"crm-tests-{os.getpid()}"
+WHATSAPP_VERIFY_TOKEN = "whatsapp-verify-token-for-tests"
 
 
 def settings_for_tests(
@@ -37,6 +44,10 @@ def settings_for_tests(
         "auth_failure_limit": 1_000_000,
         "firebase_project_id": PROJECT_ID,
         "firebase_auth_emulator_host": auth_emulator().host,
+        # The local file store (no S3 bucket set) keeps its files out of the checkout.
+        "data_dir": FILES_DIR,
+        "whatsapp_app_secret": WHATSAPP_APP_SECRET,
+        "whatsapp_verify_token": WHATSAPP_VERIFY_TOKEN,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -77,6 +88,9 @@ class Api:
 
 @asynccontextmanager
 async def running_api(settings: Settings, **build: Any) -> AsyncIterator[Api]:
+    """The app on `settings`; replies to WhatsApp go to an in-memory provider unless the test
+    passes its own `messaging` (tests/integration/test_whatsapp_graph.py: the Graph stub)."""
+    build.setdefault("messaging", InMemoryMessagingProvider())
     container = bootstrap.build(settings, **build)
     app = create_app(container)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -23,7 +23,12 @@ from typing import Any
 SEND_PATH = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 MESSAGE_KEYS = {"token", "notification", "data", "android", "apns"}
-RECORD_ID = {"task_due": "task_id", "task_assigned": "task_id", "deal_owner_changed": "deal_id"}
+RECORD_ID = {
+    "task_due": "task_id",
+    "task_assigned": "task_id",
+    "deal_owner_changed": "deal_id",
+    "chat_message": "chat_id",
+}
 
 Response = tuple[int, dict[str, Any]]
 

@@ -1,4 +1,4 @@
-"""moto's AWS server (SQS, DynamoDB; S3 later) for the tests: one per test session, started
+"""moto's AWS server (SQS, DynamoDB, S3) for the tests: one per test session, started
 on a free port like Redis. If it cannot start, the tests that need it fail loudly."""
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ EXPECTED = {
     "member": Action.READ_MEMBERS,
     "invitation": Action.INVITE_MEMBERS,
     "webhook_subscription": Action.MANAGE_WEBHOOKS,
+    "chat": Action.READ_CONTACTS,
 }
 RECORD_READ = {
     RecordType.CONTACT: Action.READ_CONTACTS,

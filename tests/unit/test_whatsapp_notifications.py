@@ -13,6 +13,7 @@ from crm.domain.model.whatsapp import (
     DeliveryStatus,
     MalformedNotification,
     MessageKind,
+    queue_parts,
     read_notification,
     signature_matches,
 )
@@ -180,3 +181,30 @@ def test_the_signature_is_the_hmac_of_the_raw_body() -> None:
     assert not signature_matches(SECRET, body, None)
     assert not signature_matches(SECRET, body, header.removeprefix("sha256="))
     assert not signature_matches(SECRET, body, "sha1=" + header.removeprefix("sha256="))
+
+
+def test_a_long_text_is_kept_whole_up_to_the_limit() -> None:
+    long = "x" * 4096
+    doc = envelope(value(messages=[text(long)]))
+    (change,) = read_notification(encoded(doc)).changes
+    assert change.messages[0].text == long
+
+
+def test_a_notification_too_big_for_one_queue_message_is_split_losing_nothing() -> None:
+    messages = [text("y" * 900, n=n) for n in range(40)]
+    statuses = [status(f"wamid.S{n}", "read") for n in range(30)]
+    doc = envelope(value(messages=messages, statuses=statuses), value(messages=[text("z")]))
+    body = encoded(doc)
+    assert queue_parts(body, len(body)) == [body.decode()]  # fits: sent as it came
+    parts = queue_parts(body, 8_000)
+    assert len(parts) > 5
+    assert all(len(part.encode()) <= 8_000 for part in parts)
+    read = [c for part in parts for c in read_notification(part.encode()).changes]
+    whole = read_notification(body).changes
+    assert sorted(m.id for c in read for m in c.messages) == sorted(
+        m.id for c in whole for m in c.messages
+    )
+    assert sorted(s.message_id for c in read for s in c.statuses) == sorted(
+        s.message_id for c in whole for s in c.statuses
+    )
+    assert {c.phone_number_id for c in read} == {PHONE_NUMBER_ID}

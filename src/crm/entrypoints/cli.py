@@ -133,6 +133,7 @@ def dev(
     base = f"http://{host}:{port}"
     typer.echo(dev_workspace.banner(found, base, _describe(settings), settings.data_dir))
     os.environ.setdefault("CRM_WORKER_IN_PROCESS", "true")  # relay + consumers beside the API
+    os.environ.setdefault("CRM_FILES_URL", base)  # the app serves the local store's links
     _serve(host, port, 1)
 
 

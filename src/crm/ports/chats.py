@@ -50,8 +50,18 @@ class ChatStore(Protocol):
     async def mark_read(self, workspace_id: UUID, chat_id: UUID) -> None:
         """Set the chat's unread count to 0 (ChatNotFound when there is no such chat)."""
 
-    async def set_contact(self, workspace_id: UUID, chat_id: UUID, contact_id: UUID | None) -> None:
-        """Link the chat to a contact, or unlink it with None (ChatNotFound)."""
+    async def set_contact(
+        self,
+        workspace_id: UUID,
+        chat_id: UUID,
+        contact_id: UUID | None,
+        *,
+        automatic: bool = False,
+    ) -> bool:
+        """Link the chat to a contact, or unlink it with None (ChatNotFound), and remember
+        that a person chose (`contact_pinned`). `automatic` (a phone number matched) links
+        only a chat that has no contact and was never linked or unlinked by a person: False
+        when it left the chat as it was."""
 
     async def assign(self, workspace_id: UUID, chat_id: UUID, assignee_id: UUID | None) -> None:
         """Assign the chat to a member, or unassign it with None (ChatNotFound)."""

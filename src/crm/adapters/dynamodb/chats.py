@@ -140,14 +140,32 @@ class DynamoDbChatStore:
         names, values = {"#unread": "unread"}, {":zero": 0}
         await self._change(workspace_id, chat_id, "SET #unread = :zero", names, values)
 
-    async def set_contact(self, workspace_id: UUID, chat_id: UUID, contact_id: UUID | None) -> None:
-        names = {"#contact": "contact_id", "#gsi": "GSI2PK"}
+    async def set_contact(
+        self,
+        workspace_id: UUID,
+        chat_id: UUID,
+        contact_id: UUID | None,
+        *,
+        automatic: bool = False,
+    ) -> bool:
+        names = {"#contact": "contact_id", "#gsi": "GSI2PK", "#pinned": "contact_pinned"}
+        values: dict[str, Any] = {":pinned": not automatic}
         if contact_id is None:
-            await self._change(workspace_id, chat_id, "REMOVE #contact, #gsi", names, {})
-            return
-        values = {":value": str(contact_id), ":gsi": it.contact_pk(workspace_id, contact_id)}
-        expression = "SET #contact = :value, #gsi = :gsi"
-        await self._change(workspace_id, chat_id, expression, names, values)
+            expression = "SET #pinned = :pinned REMOVE #contact, #gsi"
+        else:
+            values[":value"] = str(contact_id)
+            values[":gsi"] = it.contact_pk(workspace_id, contact_id)
+            expression = "SET #contact = :value, #gsi = :gsi, #pinned = :pinned"
+        if not automatic:
+            await self._change(workspace_id, chat_id, expression, names, values)
+            return True
+        values[":true"] = True
+        condition = (
+            "attribute_exists(PK) AND attribute_not_exists(#contact)"
+            " AND (attribute_not_exists(#pinned) OR #pinned <> :true)"
+        )
+        update = {"UpdateExpression": expression, "ConditionExpression": condition}
+        return await self._update(it.chat_key(workspace_id, chat_id), update, names, values)
 
     async def assign(self, workspace_id: UUID, chat_id: UUID, assignee_id: UUID | None) -> None:
         names = {"#assignee": "assignee_id"}

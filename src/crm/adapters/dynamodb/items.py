@@ -126,4 +126,5 @@ def to_chat(item: dict[str, Any]) -> Chat:
         message_count=int(values["messages"]),
         contact_id=None if contact is None else UUID(contact),
         assignee_id=None if assignee is None else UUID(assignee),
+        contact_pinned=bool(values.get("contact_pinned", False)),
     )

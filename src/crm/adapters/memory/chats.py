@@ -109,8 +109,19 @@ class InMemoryChatStore:
     async def mark_read(self, workspace_id: UUID, chat_id: UUID) -> None:
         self._change(workspace_id, chat_id, unread_count=0)
 
-    async def set_contact(self, workspace_id: UUID, chat_id: UUID, contact_id: UUID | None) -> None:
-        self._change(workspace_id, chat_id, contact_id=contact_id)
+    async def set_contact(
+        self,
+        workspace_id: UUID,
+        chat_id: UUID,
+        contact_id: UUID | None,
+        *,
+        automatic: bool = False,
+    ) -> bool:
+        chat = self._chats.get((workspace_id, chat_id))
+        if automatic and (chat is None or chat.contact_pinned or chat.contact_id):
+            return False
+        self._change(workspace_id, chat_id, contact_id=contact_id, contact_pinned=not automatic)
+        return True
 
     async def assign(self, workspace_id: UUID, chat_id: UUID, assignee_id: UUID | None) -> None:
         self._change(workspace_id, chat_id, assignee_id=assignee_id)

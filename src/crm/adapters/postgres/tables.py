@@ -759,5 +759,7 @@ whatsapp_channel = Table(
     _ts("created_at"),
     _ts("updated_at"),
     Column("version", Integer, nullable=False),
+    # Migration 0013: whether a message from an unknown number creates a contact.
+    Column("create_contacts", Boolean, nullable=False, server_default=text("false")),
     Index("ix_whatsapp_channel_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
 )

@@ -57,6 +57,8 @@ class WhatsAppChannel:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    create_contacts: bool = False
+    """A message from a number no contact has creates a contact (else the chat stays unlinked)."""
 
     def change(self, values: Mapping[str, Any], now: datetime) -> WhatsAppChannel:
         """A copy with `values` (parsed by `parse_channel`) applied, or self if none differs."""
@@ -79,7 +81,7 @@ def parse_channel(raw: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, parse in settable.items():
         if key not in raw:
-            if creating and key != "name":
+            if creating and key not in _OPTIONAL:
                 errors.append(FieldError(f"/{key}", "required", "required"))
             continue
         value = raw[key]
@@ -129,16 +131,23 @@ def last4(token: str) -> str:
     return token[-4:]
 
 
-_PARSERS: dict[str, Callable[[Any], str | None]] = {
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+_PARSERS: dict[str, Callable[[Any], object | None]] = {
     "phone_number_id": _phone_number_id,
     "display_phone_number": display_number,
     "name": _name,
     "access_token": _token,
+    "create_contacts": _flag,
 }
-_CHANGEABLE = frozenset({"display_phone_number", "name", "access_token"})
+_OPTIONAL = frozenset({"name", "create_contacts"})
+_CHANGEABLE = frozenset({"display_phone_number", "name", "access_token", "create_contacts"})
 _WHY = {
     "phone_number_id": ("invalid_phone_number_id", "1 to 32 digits (Meta's phone number id)"),
     "display_phone_number": ("invalid_phone", "an international number, e.g. +15550783881"),
     "name": ("invalid_name", f"1 to {MAX_NAME} characters"),
     "access_token": ("invalid_access_token", "16 to 4096 visible ASCII characters, no spaces"),
+    "create_contacts": ("invalid_boolean", "true or false"),
 }

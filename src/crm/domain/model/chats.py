@@ -41,6 +41,9 @@ class MessageKind(enum.StrEnum):
     DOCUMENT = "document"
     LOCATION = "location"
     REACTION = "reaction"
+    STICKER = "sticker"
+    UNSUPPORTED = "unsupported"
+    """A type this service does not read (shared contacts, interactive replies, new types)."""
 
 
 class MessageStatus(enum.StrEnum):
@@ -163,6 +166,8 @@ class Chat:
     message_count: int = 0
     contact_id: UUID | None = None
     assignee_id: UUID | None = None
+    contact_pinned: bool = False
+    """A person linked or unlinked the contact: matching phone numbers no longer change it."""
 
 
 @dataclass(frozen=True, slots=True)

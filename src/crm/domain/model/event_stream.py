@@ -29,6 +29,7 @@ REPLAY_LIMIT = 1000
 
 _READ_BY_AGGREGATE: dict[str, Action] = {
     "contact": Action.READ_CONTACTS,
+    "chat": Action.READ_CONTACTS,
     "company": Action.READ_COMPANIES,
     "deal": Action.READ_DEALS,
     "pipeline": Action.READ_SCHEMA,

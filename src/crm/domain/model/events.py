@@ -266,6 +266,27 @@ class CompanyMerged(DomainEvent):
     aggregate_type: ClassVar[str] = "company"
 
 
+# Conversations (#15): messages of a chat, which count as its contact's activity.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMessageReceived(DomainEvent):
+    """A customer's message arrived. `payload`: chat_id, channel_id (the phone number id),
+    customer_phone, contact_id (null: the chat has no contact), assignee_id, and `message`
+    (provider_id, kind, text, sent_at, metadata)."""
+
+    topic: ClassVar[str] = "chat.message_received"
+    aggregate_type: ClassVar[str] = "chat"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMessageSent(DomainEvent):
+    """A member replied through the API; `payload` as for `ChatMessageReceived`."""
+
+    topic: ClassVar[str] = "chat.message_sent"
+    aggregate_type: ClassVar[str] = "chat"
+
+
 # Custom field definitions and the tag catalogue (#5 audit: who changed the workspace's schema).
 
 

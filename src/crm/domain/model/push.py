@@ -38,6 +38,8 @@ class NotificationKind(enum.StrEnum):
     TASK_DUE = "task_due"
     TASK_ASSIGNED = "task_assigned"
     DEAL_OWNER_CHANGED = "deal_owner_changed"
+    CHAT_MESSAGE = "chat_message"
+    """A customer wrote in a chat assigned to me."""
 
 
 class DeviceNotFound(NotFound):

@@ -31,6 +31,7 @@ AUDIT_RECORD_TYPES = (
     "custom_field",
     "tag",
     "webhook_subscription",
+    "chat",
 )
 """The record types the audit log filters on (every aggregate that records events)."""
 
@@ -66,6 +67,8 @@ RULES: dict[str, Rule] = {
         Ref("company", "new_company_id"),
     ),
     "contact.merged": (Ref("contact", "source_id"),),
+    "chat.message_received": (Ref("contact", "contact_id"),),
+    "chat.message_sent": (Ref("contact", "contact_id"),),
     "company.created": (),
     "company.updated": (),
     "company.deleted": (Ref("contact", "contact_ids"),),

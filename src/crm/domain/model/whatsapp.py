@@ -145,6 +145,72 @@ def signature_matches(app_secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Compared in constant time."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def queue_parts(body: bytes, limit: int) -> list[str]:
+    """A read notification as queue messages of at most `limit` bytes: the body itself when
+    it fits (nearly always), else one notification per change, a change's messages and
+    statuses halved until each part fits. Other change fields are left out."""
+    if len(body) <= limit:
+        return [body.decode()]
+    doc = json.loads(body)
+    parts: list[str] = []
+    for entry in doc["entry"]:
+        for change in entry["changes"]:
+            if change.get("field") == "messages":
+                parts += _split(entry.get("id"), change, limit)
+    return parts
+
+
+def _split(entry_id: Any, change: dict[str, Any], limit: int) -> list[str]:
+    part = json.dumps(
+        {"object": "whatsapp_business_account", "entry": [{"id": entry_id, "changes": [change]}]},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    value = change["value"]
+    items = [(k, i) for k in ("messages", "statuses") for i in value.get(k, [])]
+    if len(part.encode()) <= limit or len(items) < 2:
+        return [part]  # a single message over the limit cannot be split: SQS refuses it
+    halves = (items[: len(items) // 2], items[len(items) // 2 :])
+    out = []
+    for half in halves:
+        smaller = {k: v for k, v in value.items() if k not in ("messages", "statuses")}
+        for key, item in half:
+            smaller.setdefault(key, []).append(item)
+        out += _split(entry_id, {**change, "value": smaller}, limit)
+    return out
+
+
+def message_metadata(message: InboundMessage) -> dict[str, Any]:
+    """What a stored message keeps of the provider's details (JSON values)."""
+    found: dict[str, Any] = {
+        "sender_name": message.sender_name,
+        "replies_to": message.replies_to,
+        "reacts_to": message.reacts_to,
+        "raw_type": message.raw_type,
+    }
+    if message.media is not None:
+        found["media"] = {
+            "id": message.media.id,
+            "mime_type": message.media.mime_type,
+            "sha256": message.media.sha256,
+            "filename": message.media.filename,
+        }
+    if message.location is not None:
+        place = message.location
+        found["location"] = {
+            "latitude": place.latitude,
+            "longitude": place.longitude,
+            "name": place.name,
+            "address": place.address,
+        }
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def read_notification(body: bytes) -> Notification:
     """The notification in a webhook body; MalformedNotification when it is not one."""
     try:
@@ -204,7 +270,7 @@ def _message(raw: Mapping[str, Any], names: Mapping[str, str]) -> InboundMessage
         return InboundMessage(kind=kind, raw_type=raw_type[:64], **common)
     body = _object(raw.get(raw_type), f"the message's {raw_type}")
     if kind is MessageKind.TEXT:
-        return InboundMessage(kind=kind, text=_cut(_text(body.get("body"), "text.body")), **common)
+        return InboundMessage(kind=kind, text=_body(body.get("body")), **common)
     if kind in _MEDIA:
         media = Media(
             id=_text(body.get("id"), f"{raw_type}.id"),
@@ -271,6 +337,13 @@ def _optional(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     return value.replace("\x00", "")[:1024]
+
+
+def _body(value: Any) -> str:
+    """A text message's body: any length up to MAX_TEXT kept (NULs dropped)."""
+    if not isinstance(value, str):
+        raise MalformedNotification("text.body must be a string.")
+    return _cut(value)
 
 
 def _cut(text: str) -> str:

@@ -66,6 +66,7 @@ class ConnectWhatsAppChannel:
             access_token_last4=values["access_token_last4"],
             created_at=now,
             updated_at=now,
+            create_contacts=values.get("create_contacts", False),
         )
         async with self._uow() as uow:
             await uow.channels.add(channel)

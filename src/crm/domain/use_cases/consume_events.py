@@ -65,13 +65,13 @@ class ConsumeEvents:
         work on messages already received."""
         while not stop.is_set():
             try:
-                await self._handle(await _unless(stop, self._receive()))
+                await self._handle(await receive_unless(stop, self._receive()))
             except PortError as e:
                 log.warning("receiving events failed, retrying: %r", e)
-                await _pause(stop, 1.0)
+                await pause(stop, 1.0)
             except Exception:
                 log.exception("consuming events failed, retrying")
-                await _pause(stop, 1.0)
+                await pause(stop, 1.0)
 
     async def _receive(self) -> list[ReceivedMessage]:
         o = self._options
@@ -162,21 +162,30 @@ class ConsumeEvents:
             await tx.commit()
 
     async def _keep_hidden(self, receipt: str) -> None:
-        timeout = self._options.visibility_timeout
-        while True:
-            await asyncio.sleep(timeout / 3)
-            try:
-                await self._queue.change_visibility(receipt, timeout)
-            except PortError as e:
-                log.warning("could not extend a message's visibility: %r", e)
+        await keep_hidden(self._queue, receipt, self._options.visibility_timeout)
 
     async def _retry_later(self, message: ReceivedMessage) -> None:
-        o = self._options
-        delay = min(o.retry_base_seconds * 2 ** (message.receive_count - 1), o.retry_max_seconds)
+        await retry_later(self._queue, message, self._options)
+
+
+async def keep_hidden(queue: MessageQueue, receipt: str, visibility: int) -> None:
+    """Extend a received message's visibility every third of `visibility` seconds, until
+    cancelled."""
+    while True:
+        await asyncio.sleep(visibility / 3)
         try:
-            await self._queue.change_visibility(message.receipt, delay)
+            await queue.change_visibility(receipt, visibility)
         except PortError as e:
-            log.warning("could not reschedule message %s: %r", message.message_id, e)
+            log.warning("could not extend a message's visibility: %r", e)
+
+
+async def retry_later(queue: MessageQueue, message: ReceivedMessage, o: ConsumerOptions) -> None:
+    """Show a failed message again after its backoff (exponential in its receive count)."""
+    delay = min(o.retry_base_seconds * 2 ** (message.receive_count - 1), o.retry_max_seconds)
+    try:
+        await queue.change_visibility(message.receipt, delay)
+    except PortError as e:
+        log.warning("could not reschedule message %s: %r", message.message_id, e)
 
 
 def _take(ids: set[UUID], event_id: UUID) -> bool:
@@ -197,7 +206,7 @@ async def _handle_all(
             await handler.handle_in(tx, event)
 
 
-async def _unless(
+async def receive_unless(
     stop: asyncio.Event, receiving: Coroutine[Any, Any, list[ReceivedMessage]]
 ) -> list[ReceivedMessage]:
     """What `receiving` returns, or nothing once `stop` is set first (the receive cancelled:
@@ -214,6 +223,6 @@ async def _unless(
     return []
 
 
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
+async def pause(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)

@@ -127,6 +127,42 @@ class NotifyDealOwner:
         await self._notifier.deliver(recipient, message)
 
 
+class NotifyChatAssignee:
+    """chat.message_received in a chat assigned to someone: the customer's words (or what
+    they sent) on the assignee's devices, one notification per chat replacing the last."""
+
+    name = "push.chat_message"
+    kind = NotificationKind.CHAT_MESSAGE
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    async def handle(self, event: PublishedEvent) -> None:
+        payload: dict[str, Any] = event.payload
+        try:
+            user = UUID(str(payload["assignee_id"]))
+        except (KeyError, ValueError):
+            return  # nobody is assigned (null)
+        recipient = await self._notifier.recipient(user)
+        if not recipient.wants(self.kind):
+            return
+        message = payload.get("message") or {}
+        sender = (message.get("metadata") or {}).get("sender_name")
+        title = str(sender or payload.get("customer_phone") or "WhatsApp")
+        body = str(message.get("text") or f"[{message.get('kind', 'message')}]")[:200]
+        push = PushMessage.of(
+            self.kind,
+            title,
+            body,
+            event.aggregate_id,
+            workspace_id=event.workspace_id,
+            chat_id=event.aggregate_id,
+            contact_id=payload.get("contact_id"),
+            event_id=event.id,
+        )
+        await self._notifier.deliver(recipient, push)
+
+
 def push_handlers(
     notifier: Notifier, tasks: TaskReader, deals: DealReader
 ) -> list[tuple[str, Handler]]:
@@ -134,6 +170,7 @@ def push_handlers(
     assigned = NotifyTaskAssigned(notifier, tasks)
     owner = NotifyDealOwner(notifier, deals)
     return [
+        ("chat.message_received", NotifyChatAssignee(notifier)),
         ("task.created", assigned),
         ("task.updated", assigned),
         ("deal.created", owner),

@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from crm import bootstrap
-from crm.entrypoints.api import docs, errors
+from crm.domain.model.blobs import DEFAULT_MAX_UPLOAD_BYTES
+from crm.entrypoints.api import docs, errors, local_files
 from crm.entrypoints.api.auth import principal_cache
 from crm.entrypoints.api.cors import Cors
 from crm.entrypoints.api.gateway import Gateway
@@ -20,6 +21,7 @@ from crm.entrypoints.api.routers import (
     api_keys,
     batch,
     channels,
+    chats,
     companies,
     company_links,
     contacts,
@@ -38,6 +40,7 @@ from crm.entrypoints.api.routers import (
     tasks,
     timeline,
     webhooks,
+    whatsapp_webhook,
     workspaces,
 )
 from crm.entrypoints.http_server import ON_SERVER_SHUTDOWN
@@ -96,10 +99,13 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     routers += [merges]
     routers += [search]
     routers += [tags, imports]
-    routers += [timeline, events]
-    routers += [workspaces, invitations, api_keys, webhooks, devices, channels, health]
+    routers += [timeline, events, chats]
+    routers += [workspaces, invitations, api_keys, webhooks, devices, channels, whatsapp_webhook]
+    routers += [health]
     for router in (module.build(container) for module in routers):
         app.router.routes.extend(router.routes)
+    if container.signed_files is not None:
+        local_files.mount_local_files(app, container.signed_files)
     docs.install(app, settings.public_url)
     table = RouteTable(app.router.routes, app.router.default)
     app.router.default = table.not_found
@@ -110,7 +116,10 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         # Inside the gateway, which authenticates first: keys are scoped to the credential.
         wrap_posts=lambda inner: Idempotency(inner, store=container.idempotency),
-        body_limits={"/v1/imports": settings.import_max_bytes},
+        body_limits={
+            "/v1/imports": settings.import_max_bytes,
+            "/v1/files/": DEFAULT_MAX_UPLOAD_BYTES + local_files.FORM_OVERHEAD,
+        },
         misrouted=table.refusal,
     )
     if settings.cors_origins:

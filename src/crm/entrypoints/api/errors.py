@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from crm.domain import errors as e
 from crm.domain.model.event_stream import TooManyStreams
+from crm.domain.model.whatsapp import MalformedNotification
 from crm.entrypoints.api.conditional import InvalidIfMatch
 from crm.entrypoints.api.problems import REQUEST_ID_KEY, problem_response
 
@@ -22,6 +23,7 @@ log = logging.getLogger("crm.api")
 
 STATUS_BY_ERROR: tuple[tuple[type[e.DomainError], int], ...] = (
     (InvalidIfMatch, 400),
+    (MalformedNotification, 400),
     (e.NotFound, 404),
     (e.VersionConflict, 412),
     (e.Conflict, 409),

@@ -26,7 +26,10 @@ from crm.ports.rate_limiter import RateLimitDecision, RateLimiter
 log = logging.getLogger("crm.api")
 PRINCIPAL_KEY = "crm.principal"
 CALLER_KEY = "crm.caller"
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/v1/webhooks/whatsapp"}
+)
+"""Served without an API key: the docs, health, and webhooks whose senders sign instead."""
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -100,9 +103,19 @@ class Gateway:
                 raise
             await internal_error(scope)(scope, receive, send_with_headers)
 
+    def _limit(self, path: str) -> int:
+        """A path's own limit, or its prefix's (a key ending in `/`), else the JSON one."""
+        found = self.body_limits.get(path)
+        if found is not None:
+            return found
+        prefixed = (
+            n for p, n in self.body_limits.items() if p.endswith("/") and path.startswith(p)
+        )
+        return next(prefixed, self.max_body)
+
     def _refuse_body(self, scope: Scope, headers: dict[bytes, bytes]) -> ASGIApp | None:
         length = headers.get(b"content-length")
-        limit = self.body_limits.get(scope["path"], self.max_body)
+        limit = self._limit(scope["path"])
         if length is None or not length.isdigit() or int(length) <= limit:
             return None
         return _too_large(scope, limit)
@@ -112,7 +125,7 @@ class Gateway:
         if b"content-length" in headers or scope["method"] in _BODYLESS:
             return receive
         seen = 0
-        limit = self.body_limits.get(scope["path"], self.max_body)
+        limit = self._limit(scope["path"])
 
         async def counted() -> Message:
             nonlocal seen
@@ -180,8 +193,12 @@ def _throttled(scope: Scope, e: TooManyFailedAttempts) -> ASGIApp:
     )
 
 
+PUBLIC_PREFIXES = ("/docs/", "/v1/files/")
+"""Swagger UI's files, and the local file store's links (the signed token is the credential)."""
+
+
 def _is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith("/docs/")
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def request_id_from(given: bytes | None) -> str:

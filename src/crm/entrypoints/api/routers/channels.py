@@ -28,6 +28,7 @@ def channel_dict(c: WhatsAppChannel) -> dict[str, Any]:
         "display_phone_number": c.display_phone_number,
         "name": c.name,
         "access_token_last4": c.access_token_last4,
+        "create_contacts": c.create_contacts,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
         "version": c.version,

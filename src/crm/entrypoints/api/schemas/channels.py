@@ -26,6 +26,12 @@ _ACCESS_DOC = (
     "Stored encrypted, never returned: answers show its last four characters."
 )
 _LAST4 = "The last four characters of the stored access token"
+_CREATE_CONTACTS = (
+    "Whether a message from a number that no contact of the workspace has creates a contact "
+    "(named after the sender's WhatsApp profile). Off: the chat stays unlinked until a "
+    "contact gets the number or someone links one."
+)
+CreateContacts = Annotated[bool, Field(description=_CREATE_CONTACTS)]
 
 
 def _input(example: JsonDict) -> ConfigDict:
@@ -59,6 +65,7 @@ class WhatsAppChannelCreate(BaseModel):
     display_phone_number: DisplayNumber
     name: Name | None = None
     access_token: Token
+    create_contacts: CreateContacts = False
 
 
 class WhatsAppChannelUpdate(BaseModel):
@@ -68,6 +75,7 @@ class WhatsAppChannelUpdate(BaseModel):
     display_phone_number: DisplayNumber | None = None
     name: Name | None = None
     access_token: Token | None = None
+    create_contacts: CreateContacts | None = None
 
 
 class WhatsAppChannel(BaseModel):
@@ -76,6 +84,7 @@ class WhatsAppChannel(BaseModel):
     display_phone_number: str = Field(description="E.164, e.g. `+15550783881`")
     name: str | None
     access_token_last4: str = Field(description=_LAST4)
+    create_contacts: CreateContacts
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Increases on every change; send it back in If-Match")

@@ -36,6 +36,68 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "type": "string",
         "description": "RFC 4180 CSV in UTF-8: a header row, then one row per record",
     },
+    # Meta's WhatsApp Business notification (POST /v1/webhooks/whatsapp).
+    "WhatsAppNotification": {
+        "title": "WhatsAppNotification",
+        "type": "object",
+        "description": "A WhatsApp Business Account notification as Meta sends it.",
+        "required": ["object", "entry"],
+        "additionalProperties": False,
+        "properties": {
+            "object": {"type": "string", "enum": ["whatsapp_business_account"]},
+            "entry": {"type": "array", "items": {"type": "object"}},
+        },
+        "example": {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "102290129340398",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "15550783881",
+                                    "phone_number_id": "106540352242922",
+                                },
+                                "contacts": [
+                                    {"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}
+                                ],
+                                "messages": [
+                                    {
+                                        "from": "16505551234",
+                                        "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAz",
+                                        "timestamp": "1749416383",
+                                        "type": "text",
+                                        "text": {"body": "Does it come in another color?"},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+    },
+    "WhatsAppChallenge": {
+        "title": "WhatsAppChallenge",
+        "type": "string",
+        "description": "`hub.challenge`, echoed as plain text",
+        "example": "1158201444",
+    },
+    "WhatsAppReceipt": {
+        "title": "WhatsAppReceipt",
+        "type": "object",
+        "required": ["queued"],
+        "properties": {
+            "queued": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Queue messages it took (0: nothing to apply)",
+            }
+        },
+    },
     # The body of GET /v1/events/stream.
     "EventStream": {
         "title": "EventStream",

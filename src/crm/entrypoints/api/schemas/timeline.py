@@ -22,6 +22,7 @@ AuditRecordType = Literal[
     "custom_field",
     "tag",
     "webhook_subscription",
+    "chat",
 ]
 
 

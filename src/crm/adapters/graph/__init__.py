@@ -1,0 +1,1 @@
+"""Meta's Graph API: the WhatsApp Business Cloud API's messages and media endpoints, with httpx."""
