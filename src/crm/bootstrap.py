@@ -79,6 +79,8 @@ from crm.domain.use_cases import tasks as tk
 from crm.domain.use_cases import timeline as tl
 from crm.domain.use_cases import webhook_deliveries as whd
 from crm.domain.use_cases import webhook_subscriptions as whs
+from crm.domain.use_cases.attachment_access import RecordReaders
+from crm.domain.use_cases.attachments import AttachmentUseCases
 from crm.domain.use_cases.authenticate import Authenticate
 from crm.domain.use_cases.channels import ChannelUseCases
 from crm.domain.use_cases.chats import ChatUseCases, MoveChatsOfMergedContact
@@ -243,6 +245,8 @@ class Container:
     """Files: attachments and chats' media (S3, or local disk)."""
     signed_files: SignedFiles | None
     """The local store's links, which the app serves (None with S3)."""
+    attachments: AttachmentUseCases
+    """Files on contacts, companies, deals and notes: presigned upload forms, download links."""
     push: PushSender
     reminders: SendTaskReminders
     stream_events: StreamEvents
@@ -697,32 +701,42 @@ def build_events_out(
     return EventsOut(queue, handlers, relay, consumer, delivery, dead, purge, on_start, on_stop)
 
 
-async def create_aws_resources(settings: Settings) -> tuple[str, str, str]:
-    """`crm aws create-resources`: the events queue and its dead-letter queue (their URLs) and
-    the chats table (its ARN)."""
+async def create_aws_resources(settings: Settings) -> list[tuple[str, str]]:
+    """`crm aws create-resources`: the events queue and the inbound WhatsApp queue, each with
+    its dead-letter queue (their URLs), the chats table and, when named, the files bucket
+    (their ARNs); as (what, where) pairs in that order."""
     if settings.sqs_events_queue is None:
         raise ValueError("Set CRM_SQS_EVENTS_QUEUE to the events queue's name.")
     from crm.adapters.dynamodb.client import DynamoDbEndpoint
     from crm.adapters.dynamodb.resources import create_chats_table
     from crm.adapters.sqs.resources import create_event_queues
 
-    queues = [settings.sqs_events_queue, settings.inbound_queue]
-    made = [
-        await create_event_queues(
+    made: list[tuple[str, str]] = []
+    sqs = SqsEndpoint(settings.aws_region, settings.aws_endpoint_url)
+    queues = [("queue", settings.sqs_events_queue), ("inbound queue", settings.inbound_queue)]
+    for what, name in queues:
+        if name is None:
+            continue
+        url, dead = await create_event_queues(
             name,
-            SqsEndpoint(settings.aws_region, settings.aws_endpoint_url),
+            sqs,
             max_receives=settings.sqs_max_receives,
             visibility_timeout=settings.sqs_visibility_timeout_seconds,
         )
-        for name in queues
-        if name is not None
-    ]
-    (url, dead), *_ = made
+        made += [(what, url), (f"{what}'s dead-letter queue", dead)]
     table = await create_chats_table(
         settings.dynamodb_chats_table,
         DynamoDbEndpoint(settings.aws_region, settings.aws_endpoint_url),
     )
-    return url, dead, table
+    made.append(("chats table", table))
+    if settings.s3_bucket is not None:
+        from crm.adapters.aws.client import AwsEndpoint
+        from crm.adapters.s3.resources import create_bucket
+
+        endpoint = AwsEndpoint(settings.aws_region, settings.aws_endpoint_url)
+        origins = settings.cors_origins or ["*"]
+        made.append(("files bucket", await create_bucket(settings.s3_bucket, endpoint, origins)))
+    return made
 
 
 def build(
@@ -887,6 +901,13 @@ def build(
         ),
         blobs=blobs,
         signed_files=signed_files,
+        attachments=AttachmentUseCases.build(
+            uow,
+            clock,
+            ids,
+            blobs,
+            RecordReaders(storage.contacts, storage.companies, storage.deals, storage.notes),
+        ),
         push=push,
         reminders=reminders,
         on_start=[

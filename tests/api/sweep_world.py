@@ -133,6 +133,14 @@ class World:
         self.ids["chat_id"], self.ids["message_id"] = str(chat_id), said.provider_id
         blobs = self.running.container.blobs
         await blobs.put(workspace_id, media_key(chat_id, said.provider_id), b"jpeg", "image/jpeg")
+        contact_id = self.ids["contact_id"]
+        file = {"filename": "sweep.pdf", "content_type": "application/pdf"}
+        started = await self.post(f"/v1/contacts/{contact_id}/attachments", file)
+        attachment_id = started["attachment"]["id"]
+        key = f"attachments/contact/{contact_id}/{attachment_id}"
+        await blobs.put(workspace_id, key, b"%PDF-1.7", "application/pdf")
+        await self.post(f"/v1/attachments/{attachment_id}/confirm", None, status=200)
+        self.ids["attachment_id"] = attachment_id
 
     async def _people(self) -> None:
         _, self.ids["user_id"] = await join(self.client, self.owner, self.running.mailbox)

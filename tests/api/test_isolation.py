@@ -239,6 +239,21 @@ async def _chat_message(api: Api, a: WorkspaceA) -> Made:
     return Made(provider_id, (provider_id, *made.secrets[1:]), made.read)
 
 
+async def _attachment(api: Api, a: WorkspaceA) -> Made:
+    """A confirmed file on a contact of A's."""
+    made = await _contact(api, a)
+    filename = f"alpha-{uuid.uuid4().hex[:8]}.pdf"
+    body = {"filename": filename, "content_type": "application/pdf"}
+    r = await api.client.post(f"/v1/contacts/{made.id}/attachments", json=body, headers=a.owner)
+    assert r.status_code == 201, r.text
+    aid = r.json()["attachment"]["id"]
+    key = f"attachments/contact/{made.id}/{aid}"
+    await api.container.blobs.put(uuid.UUID(a.id), key, b"alpha file", "application/pdf")
+    confirmed = await api.client.post(f"/v1/attachments/{aid}/confirm", headers=a.owner)
+    assert confirmed.status_code == 200, confirmed.text
+    return Made(aid, (aid, filename, *made.secrets[1:]), f"/v1/attachments/{aid}")
+
+
 async def _webhook_delivery(api: Api, a: WorkspaceA) -> Made:
     """A test ping of a subscription of A's, waiting in its log (no delivery loop runs here)."""
     made = await _webhook_subscription(api, a)
@@ -269,8 +284,10 @@ FACTORIES: dict[str, Factory] = {
     "delivery_id": _webhook_delivery,
     "chat_id": _chat,
     "message_id": _chat_message,
+    "attachment_id": _attachment,
 }
 
+ATTACHMENT = {"filename": "mallory.pdf", "content_type": "application/pdf"}
 # A valid body for each route that takes one, so that the answer is about the object and
 # not about the body (a 422 would prove nothing).
 BODIES: dict[str, object] = {
@@ -294,6 +311,10 @@ BODIES: dict[str, object] = {
     "PATCH /v1/webhook-subscriptions/{subscription_id}": {"description": "Mallory hook"},
     "PATCH /v1/me/notification-settings": {"reminder_lead_minutes": 30},
     "PATCH /v1/channels/whatsapp/{channel_id}": {"name": "Mallory line"},
+    "POST /v1/contacts/{contact_id}/attachments": ATTACHMENT,
+    "POST /v1/companies/{company_id}/attachments": ATTACHMENT,
+    "POST /v1/deals/{deal_id}/attachments": ATTACHMENT,
+    "POST /v1/notes/{note_id}/attachments": ATTACHMENT,
     "PUT /v1/chats/{chat_id}/assignee": {"assignee_id": None},
     "PUT /v1/chats/{chat_id}/contact": {"contact_id": None},
     "POST /v1/chats/{chat_id}/messages": {"text": "Mallory reply"},

@@ -32,6 +32,7 @@ def message(kind: NotificationKind = NotificationKind.TASK_ASSIGNED, **extra: st
         workspace_id=uuid.uuid4(),
         task_id=task,
         deal_id=task,
+        chat_id=task,
         **extra,
     )
 

@@ -63,21 +63,38 @@ async def attributes(endpoint: SqsEndpoint, url: str) -> dict[str, str]:
     return dict(answer["Attributes"])
 
 
-async def test_create_resources_makes_both_queues_once_and_applies_changed_settings(
+async def test_create_resources_makes_every_resource_once_and_applies_changed_settings(
     cli: Cli, sqs_endpoint: SqsEndpoint
 ) -> None:
     name = f"crm-events-{uuid4().hex[:8]}"
-    first = await cli("aws", "create-resources", **aws_env(sqs_endpoint, name))
+    bucket = f"crm-files-{uuid4().hex[:8]}"
+    first = await cli(
+        "aws", "create-resources", **aws_env(sqs_endpoint, name, CRM_S3_BUCKET=bucket)
+    )
     assert first.exit_code == 0, first.output
     again = await cli(
-        "aws", "create-resources", **aws_env(sqs_endpoint, name, CRM_SQS_MAX_RECEIVES="7")
+        "aws",
+        "create-resources",
+        **aws_env(sqs_endpoint, name, CRM_SQS_MAX_RECEIVES="7", CRM_S3_BUCKET=bucket),
     )
     assert again.exit_code == 0, again.output
-    assert again.output == first.output  # the same two queues
-    url, dead, table = (line.split(": ", 1)[1] for line in first.output.splitlines())
+    assert again.output == first.output  # the same resources
+    made = dict(line.split(": ", 1) for line in first.output.splitlines())
+    assert list(made) == [
+        "queue",
+        "queue's dead-letter queue",
+        "inbound queue",
+        "inbound queue's dead-letter queue",
+        "chats table",
+        "files bucket",
+    ]
+    url, dead = made["queue"], made["queue's dead-letter queue"]
     assert url.endswith(f"/{name}")
     assert dead.endswith(f"/{name}-dlq")
-    assert table.endswith(f":table/{name}-chats")
+    assert made["inbound queue"].endswith(f"/{name}-whatsapp")
+    assert made["inbound queue's dead-letter queue"].endswith(f"/{name}-whatsapp-dlq")
+    assert made["chats table"].endswith(f":table/{name}-chats")
+    assert made["files bucket"] == f"arn:aws:s3:::{bucket}"
     policy = json.loads((await attributes(sqs_endpoint, url))["RedrivePolicy"])
     assert policy["maxReceiveCount"] in (7, "7")
     assert policy["deadLetterTargetArn"].endswith(f":{name}-dlq")

@@ -91,13 +91,14 @@ def dlq_redrive(
 
 @aws_app.command("create-resources")
 def aws_create_resources() -> None:
-    """Create the events queue, its dead-letter queue and the chats table (idempotent;
-    settings applied)."""
+    """Create the events and inbound WhatsApp queues with their dead-letter queues, the chats
+    table and the files bucket when CRM_S3_BUCKET is set (idempotent; settings applied)."""
     settings = Settings()
     if settings.sqs_events_queue is None:
         raise typer.BadParameter("Set CRM_SQS_EVENTS_QUEUE to the events queue's name.")
-    url, dead, table = _port_call(lambda: bootstrap.create_aws_resources(settings))
-    typer.echo(f"queue: {url}\ndead-letter queue: {dead}\nchats table: {table}")
+    made = _port_call(lambda: bootstrap.create_aws_resources(settings))
+    for what, where in made:
+        typer.echo(f"{what}: {where}")
 
 
 @outbox_app.command("purge")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from crm.ports.attachments import AttachmentRepository
 from crm.ports.batch import BatchStores
 from crm.ports.channels import ChannelRepository
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
@@ -59,6 +60,7 @@ class UnitOfWork(Protocol):
     channels: ChannelRepository
     notification_settings: NotificationSettingsRepository
     reminders: ReminderRepository
+    attachments: AttachmentRepository
 
     async def __aenter__(self) -> Self: ...
 

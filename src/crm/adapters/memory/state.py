@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from crm.domain.model.attachments import Attachment
 from crm.domain.model.channels import WhatsAppChannel
 from crm.domain.model.company import Company, CompanyLink
 from crm.domain.model.contact import Contact
@@ -66,6 +67,7 @@ class MemoryState:
     devices: dict[UUID, Device] = field(default_factory=dict)
     notification_settings: dict[UUID, NotificationSettings] = field(default_factory=dict)
     task_reminders: dict[tuple[UUID, datetime, UUID], TaskReminder] = field(default_factory=dict)
+    attachments: dict[UUID, Attachment] = field(default_factory=dict)
 
 
 class MemoryStore:

@@ -11,6 +11,7 @@ from crm.adapters.memory import custom_fields as fields_and_tags
 from crm.adapters.memory import deals as deal_repos
 from crm.adapters.memory import people
 from crm.adapters.memory import repositories as repos
+from crm.adapters.memory.attachments import InMemoryAttachmentRepository
 from crm.adapters.memory.batch import InMemoryBatchStores
 from crm.adapters.memory.channels import InMemoryChannelRepository
 from crm.adapters.memory.delivery import InMemoryOutboxDelivery, InMemoryProcessedEvents
@@ -27,6 +28,7 @@ from crm.adapters.memory.webhooks import (
     InMemoryWebhookDeliveryRepository,
     InMemoryWebhookSubscriptionRepository,
 )
+from crm.ports.attachments import AttachmentRepository
 from crm.ports.batch import BatchStores
 from crm.ports.channels import ChannelRepository
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
@@ -99,6 +101,7 @@ class InMemoryUnitOfWork:
             InMemoryNotificationSettingsRepository(self._state)
         )
         self.reminders: ReminderRepository = InMemoryReminderRepository(self._state)
+        self.attachments: AttachmentRepository = InMemoryAttachmentRepository(self._state)
         return self
 
     async def __aexit__(

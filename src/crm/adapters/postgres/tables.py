@@ -763,3 +763,48 @@ whatsapp_channel = Table(
     Column("create_contacts", Boolean, nullable=False, server_default=text("false")),
     Index("ix_whatsapp_channel_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
 )
+
+# --- Attachments (migration 0014) --------------------------------------------------------------
+# A file on a contact, company, deal or note (no foreign key: the record is one of four
+# tables). The file is in the blob store under `attachments/{record_type}/{record_id}/{id}`;
+# the row says what was started and, once confirmed, what arrived.
+attachment = Table(
+    "attachment",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "workspace_id",
+        UUID(as_uuid=True),
+        ForeignKey("workspace.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("record_type", Text, nullable=False),
+    Column("record_id", UUID(as_uuid=True), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("max_bytes", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("size", BigInteger),
+    Column("created_by", UUID(as_uuid=True), nullable=False),
+    _ts("created_at"),
+    _ts("confirmed_at", nullable=True),
+    Column("version", Integer, nullable=False),
+    CheckConstraint(
+        "record_type IN ('contact', 'company', 'deal', 'note')", name="record_type_known"
+    ),
+    CheckConstraint("status IN ('pending', 'ready')", name="status_known"),
+    CheckConstraint(
+        "(status = 'ready') = (size IS NOT NULL AND confirmed_at IS NOT NULL)",
+        name="ready_has_size",
+    ),
+    # A record's ready attachments, newest first (keyset).
+    Index(
+        "ix_attachment_ready_of_record",
+        "workspace_id",
+        "record_type",
+        "record_id",
+        "created_at",
+        "id",
+        postgresql_where=text("status = 'ready'"),
+    ),
+)

@@ -13,6 +13,7 @@ from crm.adapters.postgres import custom_fields as fields_and_tags
 from crm.adapters.postgres import deals as deal_repos
 from crm.adapters.postgres import people
 from crm.adapters.postgres import repositories as repos
+from crm.adapters.postgres.attachments import SqlAttachmentRepository
 from crm.adapters.postgres.batch import SqlBatchStores
 from crm.adapters.postgres.channels import SqlChannelRepository
 from crm.adapters.postgres.delivery import SqlOutboxDelivery, SqlProcessedEvents
@@ -35,6 +36,7 @@ from crm.adapters.postgres.webhooks import (
     SqlWebhookDeliveryRepository,
     SqlWebhookSubscriptionRepository,
 )
+from crm.ports.attachments import AttachmentRepository
 from crm.ports.batch import BatchStores
 from crm.ports.channels import ChannelRepository
 from crm.ports.companies import CompanyLinkRepository, CompanyRepository
@@ -133,6 +135,7 @@ class SqlAlchemyUnitOfWork:
             SqlNotificationSettingsRepository(self._conn)
         )
         self.reminders: ReminderRepository = SqlReminderRepository(self._conn)
+        self.attachments: AttachmentRepository = SqlAttachmentRepository(self._conn)
         return self
 
     async def __aexit__(

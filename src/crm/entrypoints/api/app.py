@@ -19,6 +19,7 @@ from crm.entrypoints.api.idempotency import Idempotency
 from crm.entrypoints.api.route_table import RouteTable
 from crm.entrypoints.api.routers import (
     api_keys,
+    attachments,
     batch,
     channels,
     chats,
@@ -94,7 +95,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     # Routes join the app's own list: an included router is matched through an extra layer
     # of FastAPI's routing on every request.
     # In the order Swagger UI shows them: the records, their schema, then the workspace.
-    routers = [contacts, company_links, companies, deals, notes, tasks, pipelines, custom_fields]
+    routers = [contacts, company_links, companies, deals, notes, attachments, tasks, pipelines]
+    routers += [custom_fields]
     routers += [batch]
     routers += [merges]
     routers += [search]

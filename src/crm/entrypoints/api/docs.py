@@ -20,6 +20,8 @@ from crm.entrypoints.api.schemas.shared import COMPONENTS
 
 STATIC = Path(fastapi_offline.__file__).parent / "static"
 PUBLIC_OPERATIONS = {"getHealth", "getReadiness"}
+# Meta calls these: its verify token and its signature authenticate it, not an API key.
+PUBLIC_OPERATIONS |= {"verifyWhatsAppWebhook", "receiveWhatsAppNotification"}
 # A signed-in person calls these without naming a workspace.
 PERSONAL_OPERATIONS = {"createWorkspace", "listWorkspaces", "getWorkspace", "acceptInvitation"}
 PERSONAL_OPERATIONS |= {"registerDevice", "listDevices", "getDevice", "deleteDevice"}
@@ -180,7 +182,7 @@ def _polish(doc: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = []
             elif operation_id not in PERSONAL_OPERATIONS:
                 _in_a_workspace(operation)
-            if method == "post":
+            if method == "post" and operation_id not in PUBLIC_OPERATIONS:
                 _idempotent(operation)
             _conditional(method, operation)
             for status, response in operation.get("responses", {}).items():

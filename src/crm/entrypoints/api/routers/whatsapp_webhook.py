@@ -45,7 +45,6 @@ def build(c: Container) -> APIRouter:
             },
             **problems(403, 422, 503),
         },
-        openapi_extra={"security": []},
     )
     async def verify_whatsapp_webhook(
         mode: Annotated[str | None, Query(alias="hub.mode", max_length=64)] = None,
@@ -70,10 +69,9 @@ def build(c: Container) -> APIRouter:
                 "description": "Queued: how many queue messages it took (0: nothing to apply)",
                 "content": {"application/json": _ref("WhatsAppReceipt")},
             },
-            **problems(400, 401, 413, 415, 503),
+            **problems(400, 401, 413, 415, 422, 503),
         },
         openapi_extra={
-            "security": [],
             "requestBody": {
                 "required": True,
                 "content": {"application/json": _ref("WhatsAppNotification")},
