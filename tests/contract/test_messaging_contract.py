@@ -26,6 +26,7 @@ from crm.domain.model.messaging import (
     RecipientUnreachable,
     ReplyWindowClosed,
     Sender,
+    WhatsAppUnavailable,
 )
 from crm.ports.messaging import MessagingProvider
 from tests.support.graph_stub import DOWNLOAD_PATH, GraphStub
@@ -308,14 +309,14 @@ class TestGraphMessagingProvider(MessagingContract):
             (10, 403, ChannelTokenRejected),
             (131047, 400, ReplyWindowClosed),
             (131026, 400, RecipientUnreachable),
-            (130429, 400, ServiceUnavailable),
-            (130429, 429, ServiceUnavailable),
-            (131056, 400, ServiceUnavailable),
-            (4, 400, ServiceUnavailable),
-            (131000, 500, ServiceUnavailable),
-            (None, 500, ServiceUnavailable),
-            (None, 502, ServiceUnavailable),
-            (None, 429, ServiceUnavailable),
+            (130429, 400, WhatsAppUnavailable),
+            (130429, 429, WhatsAppUnavailable),
+            (131056, 400, WhatsAppUnavailable),
+            (4, 400, WhatsAppUnavailable),
+            (131000, 500, WhatsAppUnavailable),
+            (None, 500, WhatsAppUnavailable),
+            (None, 502, WhatsAppUnavailable),
+            (None, 429, WhatsAppUnavailable),
             (None, 401, ChannelTokenRejected),
             (100, 400, PortError),
             (131009, 400, PortError),
@@ -358,7 +359,7 @@ class TestGraphMessagingProvider(MessagingContract):
         stub.fail_next(None, 200, message="<html>Welcome to the captive portal</html>")
         with pytest.raises(PortError, match="without a message id") as raised:
             await make_provider().send_text(SENDER, CUSTOMER, "Hello")
-        assert not isinstance(raised.value, ServiceUnavailable)
+        assert not isinstance(raised.value, WhatsAppUnavailable)
 
     async def test_a_token_of_another_number_is_a_port_error_the_stub_says_no_object(
         self, stub: GraphStub, make_provider: MakeProvider
@@ -368,7 +369,7 @@ class TestGraphMessagingProvider(MessagingContract):
             await make_provider().send_text(
                 Sender(PHONE_NUMBER_ID, "EAAGtokenOfAnotherNumber"), CUSTOMER, "Hello"
             )
-        assert not isinstance(raised.value, ServiceUnavailable)
+        assert not isinstance(raised.value, WhatsAppUnavailable)
 
     async def test_an_unreachable_server_is_service_unavailable(
         self, make_provider: MakeProvider
@@ -440,7 +441,11 @@ class TestGraphMessagingProvider(MessagingContract):
 
     @pytest.mark.parametrize(
         ("code", "status", "expected"),
-        [(190, 401, ChannelTokenRejected), (None, 500, ServiceUnavailable), (None, 403, PortError)],
+        [
+            (190, 401, ChannelTokenRejected),
+            (None, 500, WhatsAppUnavailable),
+            (None, 403, PortError),
+        ],
     )
     async def test_download_errors_map_like_api_errors(
         self,

@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 
-from crm.domain.errors import PortError, ServiceUnavailable
+from crm.domain.errors import PortError
 from crm.domain.model.messaging import (
     ChannelTokenRejected,
     RecipientUnreachable,
     ReplyWindowClosed,
     Sender,
+    WhatsAppUnavailable,
 )
 
 log = logging.getLogger("crm.whatsapp")
@@ -45,9 +46,9 @@ def transport_errors() -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as e:
-        raise ServiceUnavailable(f"{PROVIDER} did not answer in time") from e
+        raise WhatsAppUnavailable(f"{PROVIDER} did not answer in time") from e
     except httpx.HTTPError as e:
-        raise ServiceUnavailable(f"{PROVIDER} is unreachable ({type(e).__name__})") from e
+        raise WhatsAppUnavailable(f"{PROVIDER} is unreachable ({type(e).__name__})") from e
 
 
 def graph_error(status: int, content: bytes, sender: Sender) -> Exception:
@@ -87,7 +88,7 @@ def _classified(status: int, code: int | None, sender: Sender, where: str) -> Ex
     if code in _UNREACHABLE:
         return RecipientUnreachable("WhatsApp cannot deliver messages to this number.")
     if code in _TRANSIENT or status >= 500 or status in _TRANSIENT_STATUSES:
-        return ServiceUnavailable(where)
+        return WhatsAppUnavailable(where)
     return PortError(where)
 
 

@@ -19,13 +19,14 @@ from typing import Any
 import httpx
 
 from crm.adapters.graph.errors import PROVIDER, graph_error, read_json, transport_errors
-from crm.domain.errors import PortError, ServiceUnavailable
+from crm.domain.errors import PortError
 from crm.domain.model.messaging import (
     FetchedMedia,
     MediaCorrupted,
     MediaTooLarge,
     Sender,
     SentMessage,
+    WhatsAppUnavailable,
     check_media_request,
     check_text,
     sha256_matches,
@@ -102,7 +103,7 @@ class GraphMessagingProvider:
                     raise _too_large(media_id, max_bytes)
                 data, content_type = await self._download(info.url, sender, media_id, max_bytes)
         except TimeoutError as e:
-            raise ServiceUnavailable(
+            raise WhatsAppUnavailable(
                 f"{PROVIDER} media {media_id} took over {self._media_timeout:g} s"
             ) from e
         if info.sha256 is not None and not sha256_matches(info.sha256, data):

@@ -23,6 +23,7 @@ from crm.domain.errors import (
     InvalidInput,
     PortError,
     RuleViolation,
+    ServiceUnavailable,
 )
 
 MAX_TEXT = 4096
@@ -62,6 +63,17 @@ class RecipientUnreachable(DomainError):
 class MediaTooLarge(RuleViolation):
     code = "whatsapp_media_too_large"
     title = "The media is larger than this service keeps"
+
+
+class WhatsAppUnavailable(ServiceUnavailable):
+    """The Cloud API is unreachable, too slow, failing or throttling us: retry later."""
+
+    code = "whatsapp_unavailable"
+    title = "WhatsApp's Cloud API is unavailable"
+    advice = (
+        "WhatsApp's Cloud API could not be reached, did not answer in time or is throttling; "
+        "retry shortly."
+    )
 
 
 class MediaCorrupted(PortError):
