@@ -56,13 +56,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attachment")),
     )
     op.create_index(
-        "ix_attachment_ready_of_record",
+        "ix_attachment_of_record",
         "attachment",
         ["workspace_id", "record_type", "record_id", "created_at", "id"],
-        postgresql_where=sa.text("status = 'ready'"),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_attachment_ready_of_record", table_name="attachment")
+    op.drop_index("ix_attachment_of_record", table_name="attachment")
     op.drop_table("attachment")

@@ -80,7 +80,7 @@ from crm.domain.use_cases import timeline as tl
 from crm.domain.use_cases import webhook_deliveries as whd
 from crm.domain.use_cases import webhook_subscriptions as whs
 from crm.domain.use_cases.attachment_access import RecordReaders
-from crm.domain.use_cases.attachments import AttachmentUseCases
+from crm.domain.use_cases.attachments import AttachmentsFollowTheirRecord, AttachmentUseCases
 from crm.domain.use_cases.authenticate import Authenticate
 from crm.domain.use_cases.channels import ChannelUseCases
 from crm.domain.use_cases.chats import ChatUseCases, MoveChatsOfMergedContact
@@ -800,6 +800,7 @@ def build(
     blobs, signed_files, blob_opens, blob_closes = build_blob_store(settings, clock)
     media = CopyInboundMedia(messaging, blobs, cipher, settings.whatsapp_media_max_bytes)
     conversations = build_conversations(settings, uow, clock, ids, phones, media, chats)
+    follow = AttachmentsFollowTheirRecord(uow, blobs)
     events = build_events_out(
         settings,
         uow,
@@ -809,6 +810,7 @@ def build(
             *notified,
             *webhooks.subscribed,
             ("contact.merged", MoveChatsOfMergedContact(conversations.chats)),
+            *((topic, follow) for topic in follow.topics),
         ],
         loops=[reminders, webhooks.deliver, conversations.consumer],
     )

@@ -137,7 +137,7 @@ class World:
         file = {"filename": "sweep.pdf", "content_type": "application/pdf"}
         started = await self.post(f"/v1/contacts/{contact_id}/attachments", file)
         attachment_id = started["attachment"]["id"]
-        key = f"attachments/contact/{contact_id}/{attachment_id}"
+        key = f"attachments/{attachment_id}"
         await blobs.put(workspace_id, key, b"%PDF-1.7", "application/pdf")
         await self.post(f"/v1/attachments/{attachment_id}/confirm", None, status=200)
         self.ids["attachment_id"] = attachment_id

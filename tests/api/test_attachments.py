@@ -322,5 +322,5 @@ async def test_the_journey_on_s3(s3_world: World) -> None:
     link = await s3_world.client.get(f"/v1/attachments/{ready['id']}/download", headers=auth)
     url = urlsplit(link.json()["url"])
     assert parse_qs(url.query)["X-Amz-Expires"] == ["300"]
-    key = f"{made.workspace.id}/attachments/deal/{ready['record_id']}/{ready['id']}"
+    key = f"{made.workspace.id}/attachments/{ready['id']}"
     assert url.path.endswith(f"/{key}")  # under the workspace's prefix

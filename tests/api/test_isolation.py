@@ -247,7 +247,7 @@ async def _attachment(api: Api, a: WorkspaceA) -> Made:
     r = await api.client.post(f"/v1/contacts/{made.id}/attachments", json=body, headers=a.owner)
     assert r.status_code == 201, r.text
     aid = r.json()["attachment"]["id"]
-    key = f"attachments/contact/{made.id}/{aid}"
+    key = f"attachments/{aid}"
     await api.container.blobs.put(uuid.UUID(a.id), key, b"alpha file", "application/pdf")
     confirmed = await api.client.post(f"/v1/attachments/{aid}/confirm", headers=a.owner)
     assert confirmed.status_code == 200, confirmed.text

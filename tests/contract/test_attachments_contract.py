@@ -118,6 +118,35 @@ class AttachmentsContract:
                 page = PageRequest(limit=2, after=found.next)
         assert seen == listed[::-1]
 
+    async def test_all_of_a_record_and_moving_them_to_another(
+        self, uow: UnitOfWorkFactory, workspace: UUID
+    ) -> None:
+        source, target, elsewhere = uuid4(), uuid4(), uuid4()
+        pending = attachment(workspace, source, 0)
+        done = ready(attachment(workspace, source, 1))
+        company = attachment(workspace, source, 2, record_type=AttachedTo.COMPANY)
+        other = attachment(workspace, elsewhere, 3)
+        await self.add(uow, pending, done, company, other)
+        async with uow() as tx:
+            found = await tx.attachments.any_of_record(workspace, AttachedTo.CONTACT, source, 10)
+            first = await tx.attachments.any_of_record(workspace, AttachedTo.CONTACT, source, 1)
+            theirs = await tx.attachments.any_of_record(uuid4(), AttachedTo.CONTACT, source, 10)
+        assert [a.id for a in found] == [pending.id, done.id]  # pending too, oldest first
+        assert [a.id for a in first] == [pending.id]
+        assert theirs == []
+        async with uow() as tx:
+            moved = await tx.attachments.move(workspace, AttachedTo.CONTACT, source, target)
+            await tx.commit()
+        assert moved == 2
+        async with uow() as tx:
+            now = await tx.attachments.any_of_record(workspace, AttachedTo.CONTACT, target, 10)
+            left = await tx.attachments.any_of_record(workspace, AttachedTo.CONTACT, source, 10)
+            still = await tx.attachments.get(workspace, company.id)
+        assert [(a.id, a.version) for a in now] == [(pending.id, 2), (done.id, done.version + 1)]
+        assert left == []
+        assert still is not None
+        assert still.record_id == source  # another kind of record
+
 
 class TestInMemory(AttachmentsContract):
     @pytest_asyncio.fixture

@@ -26,3 +26,13 @@ class AttachmentRepository(Protocol):
         self, workspace_id: UUID, record_type: AttachedTo, record_id: UUID, page: PageRequest
     ) -> Page[Attachment]:
         """The record's ready attachments, newest first."""
+
+    async def any_of_record(
+        self, workspace_id: UUID, record_type: AttachedTo, record_id: UUID, limit: int
+    ) -> list[Attachment]:
+        """Up to `limit` of the record's attachments, pending or ready, oldest first."""
+
+    async def move(
+        self, workspace_id: UUID, record_type: AttachedTo, source_id: UUID, target_id: UUID
+    ) -> int:
+        """Give every attachment of the source record to the target (a merge): how many."""

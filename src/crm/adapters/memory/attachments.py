@@ -49,3 +49,28 @@ class InMemoryAttachmentRepository:
         ]
         newest_first = replace(page, order=SortOrder.NEWEST_FIRST)
         return keyset_page(mine, lambda a: (a.created_at, a.id), newest_first)
+
+    async def any_of_record(
+        self, workspace_id: UUID, record_type: AttachedTo, record_id: UUID, limit: int
+    ) -> list[Attachment]:
+        record = (workspace_id, record_type, record_id)
+        found = [
+            copy.deepcopy(a)
+            for a in self._s.attachments.values()
+            if (a.workspace_id, a.record_type, a.record_id) == record
+        ]
+        return sorted(found, key=lambda a: (a.created_at, a.id))[:limit]
+
+    async def move(
+        self, workspace_id: UUID, record_type: AttachedTo, source_id: UUID, target_id: UUID
+    ) -> int:
+        moved = 0
+        for a in self._s.attachments.values():
+            if (a.workspace_id, a.record_type, a.record_id) == (
+                workspace_id,
+                record_type,
+                source_id,
+            ):
+                a.record_id, a.version = target_id, a.version + 1
+                moved += 1
+        return moved

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, literal, select, tuple_, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.adapters.postgres import tables as t
@@ -73,8 +73,7 @@ class SqlAttachmentRepository:
             _c.workspace_id == workspace_id,
             _c.record_type == record_type.value,
             _c.record_id == record_id,
-            # Inline, so the planner matches the partial index's predicate.
-            _c.status == literal(AttachmentStatus.READY.value, literal_execute=True),
+            _c.status == AttachmentStatus.READY.value,
         )
         if page.after is not None:
             query = query.where(
@@ -83,3 +82,33 @@ class SqlAttachmentRepository:
         query = query.order_by(_c.created_at.desc(), _c.id.desc()).limit(page.limit + 1)
         rows = (await self._conn.execute(query)).mappings().all()
         return page_of([attachment_to_domain(r) for r in rows], page.limit)
+
+    async def any_of_record(
+        self, workspace_id: UUID, record_type: AttachedTo, record_id: UUID, limit: int
+    ) -> list[Attachment]:
+        query = (
+            select(t.attachment)
+            .where(
+                _c.workspace_id == workspace_id,
+                _c.record_type == record_type.value,
+                _c.record_id == record_id,
+            )
+            .order_by(_c.created_at, _c.id)
+            .limit(limit)
+        )
+        rows = (await self._conn.execute(query)).mappings().all()
+        return [attachment_to_domain(r) for r in rows]
+
+    async def move(
+        self, workspace_id: UUID, record_type: AttachedTo, source_id: UUID, target_id: UUID
+    ) -> int:
+        query = (
+            update(t.attachment)
+            .where(
+                _c.workspace_id == workspace_id,
+                _c.record_type == record_type.value,
+                _c.record_id == source_id,
+            )
+            .values(record_id=target_id, version=_c.version + 1)
+        )
+        return int((await self._conn.execute(query)).rowcount)

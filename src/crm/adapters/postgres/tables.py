@@ -766,7 +766,7 @@ whatsapp_channel = Table(
 
 # --- Attachments (migration 0014) --------------------------------------------------------------
 # A file on a contact, company, deal or note (no foreign key: the record is one of four
-# tables). The file is in the blob store under `attachments/{record_type}/{record_id}/{id}`;
+# tables). The file is in the blob store under `attachments/{id}` (so a merge moves the row only);
 # the row says what was started and, once confirmed, what arrived.
 attachment = Table(
     "attachment",
@@ -797,14 +797,9 @@ attachment = Table(
         "(status = 'ready') = (size IS NOT NULL AND confirmed_at IS NOT NULL)",
         name="ready_has_size",
     ),
-    # A record's ready attachments, newest first (keyset).
+    # A record's attachments, newest first (keyset; the list reads the ready ones, a deleted
+    # or merged record's handler all of them).
     Index(
-        "ix_attachment_ready_of_record",
-        "workspace_id",
-        "record_type",
-        "record_id",
-        "created_at",
-        "id",
-        postgresql_where=text("status = 'ready'"),
+        "ix_attachment_of_record", "workspace_id", "record_type", "record_id", "created_at", "id"
     ),
 )

@@ -130,7 +130,7 @@ class Attachment:
     @property
     def key(self) -> str:
         """The file's key within the workspace's files."""
-        return f"attachments/{self.record_type.value}/{self.record_id}/{self.id}"
+        return f"attachments/{self.id}"
 
     @property
     def ready(self) -> bool:

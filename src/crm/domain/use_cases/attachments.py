@@ -28,6 +28,7 @@ from crm.domain.model.blobs import (
     UPLOAD_LINK_LIFETIME,
     UploadForm,
 )
+from crm.domain.model.delivery import PublishedEvent
 from crm.domain.model.note import READ_ACTION, WRITE_ACTION
 from crm.domain.model.permissions import Principal, Role, RoleForbids
 from crm.domain.pagination import Page, PageRequest
@@ -205,6 +206,54 @@ class DeleteAttachment(_Base):
             await self._blobs.delete(ws, attachment.key)
             await uow.attachments.remove(attachment)
             await uow.commit()
+
+
+_DELETED = {
+    "contact.deleted": AttachedTo.CONTACT,
+    "company.deleted": AttachedTo.COMPANY,
+    "deal.deleted": AttachedTo.DEAL,
+    "note.deleted": AttachedTo.NOTE,
+}
+_MERGED = {"contact.merged": AttachedTo.CONTACT, "company.merged": AttachedTo.COMPANY}
+
+
+class AttachmentsFollowTheirRecord:
+    """A worker handler: a deleted record's attachments go with it (files first, then rows,
+    a hundred at a time, so a retry finishes what a failure left); a merged-away record's
+    attachments move to the survivor (their files stay where they are: keys name no record).
+    At least once, and either twice changes nothing."""
+
+    name = "attachments.follow_record"
+    topics = (*_DELETED, *_MERGED)
+
+    def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore) -> None:
+        self._uow, self._blobs = uow, blobs
+
+    async def handle(self, event: PublishedEvent) -> None:
+        ws = event.workspace_id
+        if event.type in _MERGED:
+            try:
+                source = UUID(str(event.payload["source_id"]))
+            except (KeyError, ValueError):
+                return
+            async with self._uow() as tx:
+                await tx.attachments.move(ws, _MERGED[event.type], source, event.aggregate_id)
+                await tx.commit()
+            return
+        kind = _DELETED.get(event.type)
+        if kind is None:
+            return
+        while True:
+            async with self._uow() as tx:
+                batch = await tx.attachments.any_of_record(ws, kind, event.aggregate_id, 100)
+            if not batch:
+                return
+            for attachment in batch:
+                await self._blobs.delete(ws, attachment.key)
+            async with self._uow() as tx:
+                for attachment in batch:
+                    await tx.attachments.remove(attachment)
+                await tx.commit()
 
 
 @dataclass(frozen=True, slots=True)
