@@ -645,7 +645,8 @@ def build_conversations(
         apply,
         consumer,
         on_start=[*opens, *queue_opens],
-        on_stop=[*closes, *queue_closes],
+        # Stopped in reverse: the batcher's last sends go before the queue's client closes.
+        on_stop=[*closes, *queue_closes, receive.batcher.close],
     )
 
 

@@ -32,10 +32,11 @@ from crm.domain.model.contact import Contact, ContactData
 from crm.domain.model.events import ChatMessageReceived, ContactCreated
 from crm.domain.model.messaging import Sender
 from crm.domain.model.snapshot import contact_snapshot
+from crm.domain.use_cases.send_batcher import SendBatcher
 from crm.ports.blobs import BlobStore
 from crm.ports.channels import TokenCipher
 from crm.ports.chats import ChatStore
-from crm.ports.message_queue import MAX_BATCH, MessageQueue, OutgoingMessage
+from crm.ports.message_queue import MessageQueue, OutgoingMessage
 from crm.ports.messaging import MessagingProvider
 from crm.ports.system import Clock, IdGenerator, PhoneNumbers
 from crm.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -77,7 +78,7 @@ class StatusTooEarly(ServiceUnavailable):
 class ReceiveWhatsApp:
     """GET and POST /v1/webhooks/whatsapp: Meta's verification handshake, and notifications
     checked (signature, shape) and queued for the worker, unchanged when they fit a queue
-    message (else one part per change)."""
+    message (else one part per change); answered once the queue has it."""
 
     def __init__(
         self,
@@ -86,7 +87,7 @@ class ReceiveWhatsApp:
         app_secret: str | None,
         verify_token: str | None,
     ) -> None:
-        self._queue, self._ids = queue, ids
+        self._ids, self.batcher = ids, SendBatcher(queue)
         self._secret, self._verify_token = app_secret, verify_token
 
     def handshake(self, mode: str | None, token: str | None, challenge: str | None) -> str:
@@ -114,9 +115,8 @@ class ReceiveWhatsApp:
         if notification.empty:
             return 0
         parts = wa.queue_parts(body, QUEUE_MESSAGE_BYTES)
-        batches = [parts[i : i + MAX_BATCH] for i in range(0, len(parts), MAX_BATCH)]
-        for batch in batches:
-            await self._queue.send([OutgoingMessage(str(self._ids.new_id()), p) for p in batch])
+        # With other requests' messages: one send for up to ten (SQS's batch).
+        await self.batcher.send([OutgoingMessage(str(self._ids.new_id()), p) for p in parts])
         return len(parts)
 
 
