@@ -4,6 +4,7 @@ activity), changing and replying `write_contacts`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,8 +79,13 @@ class ListChatMessages(_Chats):
     ) -> c.MessagePage:
         principal.require(Action.READ_CONTACTS)
         after = None if cursor is None else c.MessagePosition.decode(cursor)
-        await self._chat(principal, chat_id)
-        return await self._chats.list_messages(principal.workspace_id, chat_id, limit, after)
+        # Both reads at once (two round trips to DynamoDB, one wait); a chat that is not there
+        # lists no messages, and its 404 wins.
+        _, page = await asyncio.gather(
+            self._chat(principal, chat_id),
+            self._chats.list_messages(principal.workspace_id, chat_id, limit, after),
+        )
+        return page
 
 
 class MarkChatRead(_Chats):
